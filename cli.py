@@ -1,0 +1,423 @@
+"""creative-optimizer: the command line. Parses, calls one library function, formats.
+
+Heavy imports (VW, torch, sqlmodel) happen inside commands so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+DEFAULT_DB = "sqlite:///runs/optimizer.db"
+
+
+# -- shared options -------------------------------------------------------------------------
+def config_option(required: bool = True) -> Callable:
+    return click.option(
+        "--config",
+        "-c",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        required=required,
+        help="Campaign YAML file (see configs/example.yaml).",
+    )
+
+
+db_option = click.option(
+    "--db",
+    "db_url",
+    envvar="CREATIVE_OPTIMIZER_DB",
+    show_envvar=True,
+    help="SQLAlchemy database URL; overrides the config's database_url.",
+)
+seed_option = click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    envvar="CREATIVE_OPTIMIZER_SEED",
+    show_envvar=True,
+    help="Seed for every random stream of the run; overrides the config's seed.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def policy_option(default: str | None = None) -> Callable:
+    from optimizer.allocate.registry import POLICIES
+
+    return click.option(
+        "--policy",
+        type=click.Choice(sorted(POLICIES)),
+        default=default,
+        envvar="CREATIVE_OPTIMIZER_POLICY",
+        show_envvar=True,
+        help="Allocation policy" + ("" if default else "; overrides the config's") + ".",
+    )
+
+
+batch_option = click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Impressions served between policy updates.",
+)
+
+
+def domain_errors(func: Callable) -> Callable:
+    """Turn domain errors into ``Error: ...`` lines with a non-zero exit, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from optimizer.errors import OptimizerError
+
+        try:
+            return func(*args, **kwargs)
+        except OptimizerError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def progress_bar(total: int, label: str, enabled: bool = True):
+    """A rich progress bar on stderr; returns (context manager, advance callback)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+        transient=False,
+    )
+    task = progress.add_task(label, total=total)
+    return progress, lambda n: progress.advance(task, n)
+
+
+def load_campaign(config_path: str, **overrides: Any):
+    from optimizer.config import apply_overrides, load_config
+
+    return apply_overrides(load_config(config_path), **overrides)
+
+
+# -- commands -------------------------------------------------------------------------------
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="creative-optimizer")
+def main() -> None:
+    """Agentic, bandit-driven ad creative optimizer.
+
+    The loop: generate -> filter -> allocate -> observe reward -> refresh.
+    """
+
+
+@main.command(context_settings=CONTEXT)
+@config_option()
+@click.option(
+    "--impressions",
+    "-n",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Simulated impressions to serve.",
+)
+@policy_option()
+@seed_option
+@db_option
+@batch_option
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    default="runs",
+    show_default=True,
+    help="Folder for saved policy models.",
+)
+@json_option
+@domain_errors
+def run(
+    config_path: str,
+    impressions: int,
+    policy: str | None,
+    seed: int | None,
+    db_url: str | None,
+    batch_size: int | None,
+    state_dir: str,
+    as_json: bool,
+) -> None:
+    """Run a simulated campaign: the bandit against uniform and the oracle on one seed."""
+    cfg = load_campaign(
+        config_path, seed=seed, database_url=db_url, policy=policy, batch_size=batch_size
+    )
+    from pathlib import Path
+
+    from optimizer.loop import run_campaign
+    from optimizer.store import Store
+
+    store = Store(cfg.database_url)
+    bar, advance = progress_bar(
+        3 * impressions,
+        f"{cfg.name}: {cfg.allocation.policy}, uniform, oracle",
+        enabled=not as_json,
+    )
+    with bar:
+        summary = run_campaign(
+            cfg, impressions, store=store, state_dir=Path(state_dir), progress=advance
+        )
+    if as_json:
+        emit_json(summary)
+    else:
+        print_summary(summary)
+
+
+@main.command(context_settings=CONTEXT)
+@click.option(
+    "--arms-csv",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="CSV with segment,creative_id,headline,ctr[,segment_share].",
+)
+@click.option(
+    "--impressions",
+    "-n",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Simulated impressions to serve.",
+)
+@policy_option(default="vw")
+@batch_option
+@seed_option
+@json_option
+@domain_errors
+def simulate(
+    arms_csv: str,
+    impressions: int,
+    policy: str,
+    batch_size: int | None,
+    seed: int | None,
+    as_json: bool,
+) -> None:
+    """Replay past A/B tests from a table of arms and their click-through rates."""
+    from optimizer.loop import replay_table
+    from simulators.table import load_arms_csv
+
+    table = load_arms_csv(arms_csv)
+    bar, advance = progress_bar(
+        3 * impressions, f"{table.campaign}: {policy}, uniform, oracle", enabled=not as_json
+    )
+    with bar:
+        summary = replay_table(
+            table,
+            policy,
+            impressions,
+            batch_size or 1,
+            seed if seed is not None else 0,
+            progress=advance,
+        )
+    if as_json:
+        emit_json(summary)
+    else:
+        print_summary(summary)
+
+
+@main.command("validate", context_settings=CONTEXT)
+@config_option()
+@json_option
+@domain_errors
+def validate(config_path: str, as_json: bool) -> None:
+    """Check a campaign file and say what is wrong, without touching the database."""
+    cfg = load_campaign(config_path)
+    info = {
+        "campaign": cfg.name,
+        "segments": len(cfg.segments),
+        "seed_creatives": len(cfg.seed_creatives),
+        "policy": cfg.allocation.policy,
+        "config_hash": cfg.config_hash(),
+    }
+    if as_json:
+        emit_json(info)
+    else:
+        click.echo(
+            f"{config_path}: OK ({info['segments']} segments, "
+            f"{info['seed_creatives']} seed creatives, policy {info['policy']})"
+        )
+
+
+def store_for(config_path: str | None, db_url: str | None):
+    """The store named by --db, else by the config's database_url, else the default."""
+    from optimizer.store import Store
+
+    if db_url is None and config_path is not None:
+        db_url = load_campaign(config_path).database_url
+    return Store(db_url or DEFAULT_DB)
+
+
+def campaign_name(name: str | None, config_path: str | None) -> str:
+    if name:
+        return name
+    if config_path:
+        return load_campaign(config_path).name
+    raise click.UsageError("name the campaign: --campaign NAME or --config FILE")
+
+
+@main.group(context_settings=CONTEXT)
+def campaign() -> None:
+    """Campaigns in the store."""
+
+
+@campaign.command("show", context_settings=CONTEXT)
+@click.argument("name", required=False)
+@config_option(required=False)
+@db_option
+@json_option
+@domain_errors
+def campaign_show(
+    name: str | None, config_path: str | None, db_url: str | None, as_json: bool
+) -> None:
+    """Show a campaign: segments, creatives, events and runs."""
+    from optimizer.overview import campaign_overview
+
+    store = store_for(config_path, db_url)
+    info = campaign_overview(store, campaign_name(name, config_path))
+    if as_json:
+        emit_json(info)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"[bold]{info['name']}[/bold]: {info['product']}")
+    console.print(
+        f"creatives: {info['creatives']['active']} active, "
+        f"{info['creatives']['retired']} retired; events: "
+        f"{info['events']['decisions']} decisions, {info['events']['rewards']} rewards"
+    )
+    seg = Table("segment", "share", "features", title="Segments")
+    for s in info["segments"]:
+        seg.add_row(s["name"], f"{s['share']:.2f}", ", ".join(s["features"]))
+    console.print(seg)
+    runs = Table(
+        "run", "policy", "seed", "impressions", "status", "CTR", "lift vs uniform", title="Runs"
+    )
+    for r in info["runs"]:
+        runs.add_row(
+            r["id"],
+            r["policy"],
+            str(r["seed"]),
+            str(r["impressions"]),
+            r["status"],
+            f"{r['ctr']:.4f}" if r["ctr"] is not None else "-",
+            f"{r['lift_vs_uniform']:.2f}x" if r["lift_vs_uniform"] else "-",
+        )
+    console.print(runs)
+
+
+@main.group(context_settings=CONTEXT)
+def creatives() -> None:
+    """Creatives in the store."""
+
+
+@creatives.command("list", context_settings=CONTEXT)
+@click.option("--campaign", "name", help="Campaign name (or give --config).")
+@config_option(required=False)
+@click.option("--status", type=click.Choice(["active", "retired"]), help="Only this status.")
+@db_option
+@json_option
+@domain_errors
+def creatives_list(
+    name: str | None, config_path: str | None, status: str | None, db_url: str | None, as_json: bool
+) -> None:
+    """List a campaign's creatives with their stored impressions and clicks."""
+    from optimizer.overview import creative_list
+
+    store = store_for(config_path, db_url)
+    rows = creative_list(store, campaign_name(name, config_path), status)
+    if as_json:
+        emit_json(rows)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "headline", "cta", "segment", "status", "impr.", "clicks", "CTR")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["headline"],
+            r["cta"],
+            r["segment"] or "all",
+            r["status"],
+            str(r["impressions"]),
+            str(r["clicks"]),
+            f"{r['ctr']:.4f}" if r["ctr"] is not None else "-",
+        )
+    Console().print(table)
+
+
+# -- formatting -----------------------------------------------------------------------------
+def print_summary(summary: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    totals = Table(
+        "policy",
+        "impressions",
+        "clicks",
+        "CTR",
+        "true CTR",
+        "regret",
+        title=f"{summary['campaign']} (seed {summary['seed']})",
+    )
+    for key in ("policy", "uniform", "oracle"):
+        t = summary[key]
+        totals.add_row(
+            t["name"],
+            str(t["impressions"]),
+            str(t["clicks"]),
+            f"{t['ctr']:.4f}",
+            f"{t['expected_ctr']:.4f}",
+            f"{t['regret']:.1f}",
+        )
+    console.print(totals)
+    if summary.get("lift_vs_uniform"):
+        console.print(
+            f"{summary['policy']['name']} got {summary['lift_vs_uniform']:.2f}x "
+            "the clicks of uniform on the same users."
+        )
+    for name, seg in summary["segments"].items():
+        table = Table(
+            "creative",
+            "headline",
+            "share",
+            "impr.",
+            "clicks",
+            "observed CTR",
+            "true CTR",
+            title=f"segment {name}: {seg['impressions']} impressions",
+        )
+        for r in seg["creatives"]:
+            star = " *" if r["id"] == seg["best_creative"] else ""
+            table.add_row(
+                r["id"] + star,
+                r["headline"],
+                f"{r['share']:.1%}",
+                str(r["impressions"]),
+                str(r["clicks"]),
+                f"{r['observed_ctr']:.4f}" if r["observed_ctr"] is not None else "-",
+                f"{r['true_ctr']:.4f}" if r["true_ctr"] is not None else "-",
+            )
+        console.print(table)
+    console.print("* the segment's best creative by true CTR")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,320 @@
+"""The campaign loop, top to bottom: generate -> filter -> allocate -> observe -> refresh.
+
+``run_campaign`` runs a simulated campaign in numbered steps, one call per stage. ``serve``
+is the allocate/observe inner loop shared by the campaign and the table-driven replay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from optimizer.allocate import Policy, make_policy
+from optimizer.config import CampaignConfig
+from optimizer.generate import seed_creatives
+from optimizer.observe import Tally, respond
+from optimizer.records import Context, Creative, Decision, Feedback
+from optimizer.rng import Streams
+from simulators.base import Simulator
+
+Pool = Mapping[str, Sequence[Creative]]  # segment -> eligible creatives
+Progress = Callable[[int], None]
+Sink = Callable[[list[Feedback]], None]
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Simulated event time: ``start + i * step`` seconds for impression ``i``."""
+
+    start: float
+    step: float
+
+    def at(self, i: int) -> float:
+        return self.start + i * self.step
+
+
+def build_pool(creatives: Sequence[Creative], segments: Sequence[str]) -> dict[str, list[Creative]]:
+    """Eligible creatives per segment; a creative without a segment serves every segment."""
+    pool = {s: [c for c in creatives if c.segment in (None, s)] for s in segments}
+    empty = [s for s, cs in pool.items() if not cs]
+    if empty:
+        from optimizer.errors import OptimizerError
+
+        raise OptimizerError(
+            f"segment(s) {', '.join(empty)} have no eligible creative; add a seed creative "
+            "without a segment or one for each of them"
+        )
+    return pool
+
+
+def serve(
+    simulator: Simulator,
+    pool: Pool,
+    policy: Policy,
+    impressions: int,
+    batch_size: int,
+    streams: Streams,
+    campaign: str,
+    run_id: str,
+    clock: Clock,
+    sink: Sink | None = None,
+    progress: Progress | None = None,
+) -> Tally:
+    """Serve ``impressions`` simulated users; the policy learns after every batch.
+
+    Users, click draws and policy randomness come from fresh ``users``, ``clicks`` and
+    ``policy`` streams, so every policy served on one seed meets the same users with the same
+    luck (common random numbers).
+    """
+    users, clicks, policy_rng = (streams.fresh(n) for n in ("users", "clicks", "policy"))
+    arrivals = _arrivals(simulator, users, clicks, impressions)
+    tally = Tally()
+    for start in range(0, impressions, batch_size):
+        m = min(batch_size, impressions - start)
+        batch: list[Feedback] = []
+        for i in range(start, start + m):
+            context, draw = next(arrivals)
+            candidates = pool[context.segment]
+            event_id = f"{run_id}-{i:09d}"
+            choice = policy.choose(context, candidates, policy_rng, event_id=event_id)
+            decision = Decision(
+                event_id=event_id,
+                timestamp=clock.at(i),
+                campaign=campaign,
+                context=context,
+                candidates=tuple(c.id for c in candidates),
+                chosen=candidates[choice.index].id,
+                probability=choice.probability,
+                policy=policy.name,
+                policy_version=policy.version,
+                distribution=choice.distribution,
+            )
+            feedback = respond(simulator, decision, candidates, draw)
+            tally.add(feedback, candidates)
+            batch.append(feedback)
+        policy.learn(batch)
+        simulator.advance(m)
+        if sink is not None:
+            sink(batch)
+        if progress is not None:
+            progress(m)
+    return tally
+
+
+def _arrivals(
+    simulator: Simulator,
+    users: np.random.Generator,
+    clicks: np.random.Generator,
+    impressions: int,
+    chunk: int = 4096,
+) -> Iterator[tuple[Context, float]]:
+    """Users and their click draws, drawn in fixed chunks: the same stream for any batch size."""
+    for start in range(0, impressions, chunk):
+        m = min(chunk, impressions - start)
+        yield from zip(simulator.draw_contexts(m, users), clicks.random(m).tolist(), strict=True)
+
+
+def run_key(*parts: object) -> str:
+    """A deterministic run id: the same campaign, seed and settings give the same id."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("creative-optimizer", "vowpalwabbit", "numpy", "sqlmodel", "torch", "transformers"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def compare(
+    make_simulator: Callable[[], Simulator],
+    pool: Pool,
+    policy: Policy,
+    impressions: int,
+    batch_size: int,
+    streams: Streams,
+    campaign: str,
+    run_id: str,
+    clock: Clock,
+    sink: Sink | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Serve ``policy``, uniform and the oracle on the same seed; summarise side by side."""
+    from optimizer.allocate.baselines import UniformPolicy
+    from simulators.oracle import OraclePolicy
+
+    tally = serve(
+        make_simulator(),
+        pool,
+        policy,
+        impressions,
+        batch_size,
+        streams,
+        campaign,
+        run_id,
+        clock,
+        sink,
+        progress,
+    )
+    uniform = serve(
+        make_simulator(),
+        pool,
+        UniformPolicy(),
+        impressions,
+        batch_size,
+        streams,
+        campaign,
+        run_id + "-uniform",
+        clock,
+        None,
+        progress,
+    )
+    oracle_sim = make_simulator()
+    oracle = serve(
+        oracle_sim,
+        pool,
+        OraclePolicy(oracle_sim),
+        impressions,
+        batch_size,
+        streams,
+        campaign,
+        run_id + "-oracle",
+        clock,
+        None,
+        progress,
+    )
+    return {
+        "campaign": campaign,
+        "run_id": run_id,
+        "seed": streams.seed,
+        "policy": tally.totals(policy.name),
+        "uniform": uniform.totals("uniform"),
+        "oracle": oracle.totals("oracle"),
+        "regret": round(tally.regret, 3),
+        "lift_vs_uniform": round(tally.clicks / uniform.clicks, 4) if uniform.clicks else None,
+        "segments": tally.segment_table(),
+    }
+
+
+def run_campaign(
+    cfg: CampaignConfig,
+    impressions: int,
+    store=None,  # optimizer.store.Store | None
+    state_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """One simulated campaign: returns the summary (also stored with the run)."""
+    from simulators.audience import AudienceSimulator
+
+    streams = Streams(cfg.seed)
+    alloc = cfg.allocation
+    run_id = run_key(cfg.config_hash(), cfg.seed, alloc.model_dump(), impressions)
+
+    # 1. Generate: the campaign's starting creatives.
+    creatives = seed_creatives(cfg)
+    # 2. Filter: the config validator has already enforced placement limits and calls to
+    #    action on seed creatives; content filters arrive with generation.
+    pool = build_pool(creatives, [s.name for s in cfg.segments])
+    if store is not None:
+        from optimizer.store.models import RunRow
+
+        store.save_campaign(cfg)
+        store.add_creatives(creatives)
+        store.start_run(
+            RunRow(
+                id=run_id,
+                campaign=cfg.name,
+                policy=alloc.policy,
+                seed=cfg.seed,
+                config_hash=cfg.config_hash(),
+                impressions=impressions,
+                batch_size=alloc.batch_size,
+                versions=library_versions(),
+            )
+        )
+
+    # 3-4. Allocate and observe: the bandit serves simulated users and learns from clicks;
+    #      uniform and the oracle serve the same users for comparison.
+    policy = make_policy(
+        alloc.policy,
+        seed=streams.int_seed("policy"),
+        exploration=alloc.exploration,
+        params=dict(alloc.params),
+    )
+    start = datetime.fromisoformat(cfg.simulator.start).timestamp()
+    clock = Clock(start=start, step=86_400 / cfg.simulator.impressions_per_day)
+    sink = (lambda batch: store.log(batch, run_id=run_id)) if store is not None else None
+    summary = compare(
+        lambda: AudienceSimulator(cfg, streams.fresh("simulator")),
+        pool,
+        policy,
+        impressions,
+        alloc.batch_size,
+        streams,
+        cfg.name,
+        run_id,
+        clock,
+        sink,
+        progress,
+    )
+
+    # 5. Persist the learned policy so a later run or evaluation can resume from it.
+    model_path = None
+    if state_dir is not None and hasattr(policy, "save"):
+        folder = Path(state_dir) / cfg.name / run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        model_path = str(folder / f"policy.{policy.name}")
+        policy.save(Path(model_path))
+    summary["model_path"] = model_path
+    if store is not None:
+        store.finish_run(run_id, summary, model_path)
+    return summary
+
+
+def replay_table(
+    table,
+    policy_name: str,
+    impressions: int,
+    batch_size: int,
+    seed: int,
+    progress: Progress | None = None,
+) -> dict:
+    """The table-driven A/B replay (``simulate --arms-csv``): same summary keys as a run."""
+    from simulators.table import TableSimulator
+
+    streams = Streams(seed)
+    policy = make_policy(policy_name, seed=streams.int_seed("policy"))
+    pool = {s: list(cs) for s, cs in table.creatives.items()}
+    run_id = run_key(
+        "table",
+        table.campaign,
+        sorted(table.ctr.items()),
+        seed,
+        policy_name,
+        impressions,
+        batch_size,
+    )
+    return compare(
+        lambda: TableSimulator(table),
+        pool,
+        policy,
+        impressions,
+        batch_size,
+        streams,
+        table.campaign,
+        run_id,
+        Clock(0.0, 1.0),
+        None,
+        progress,
+    )

@@ -1,0 +1,106 @@
+"""Tables. Decisions and rewards are append-only events keyed by event id.
+
+Portable column types only (no SQLite-specific ones), so the same models work on PostgreSQL.
+Bump ``SCHEMA_VERSION`` and record the change in CHANGELOG.md when a table changes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, Column, Index
+from sqlmodel import Field, SQLModel
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Meta(SQLModel, table=True):
+    __tablename__ = "meta"
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class CampaignRow(SQLModel, table=True):
+    __tablename__ = "campaign"
+    name: str = Field(primary_key=True)
+    product: str
+    brief: str
+    brand_voice: str = ""
+    config_hash: str
+    config: dict = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SegmentRow(SQLModel, table=True):
+    __tablename__ = "segment"
+    campaign: str = Field(primary_key=True, foreign_key="campaign.name")
+    name: str = Field(primary_key=True)
+    share: float
+    description: str = ""
+    features: dict = Field(sa_column=Column(JSON, nullable=False))
+
+
+class CreativeRow(SQLModel, table=True):
+    __tablename__ = "creative"
+    id: str = Field(primary_key=True)  # content hash of campaign + text
+    campaign: str = Field(foreign_key="campaign.name", index=True)
+    headline: str
+    body: str = ""
+    cta: str = ""
+    segment: str | None = None  # None: eligible for every segment
+    status: str = "active"  # active | retired
+    retired_reason: str | None = None
+    retired_at: datetime | None = None
+    source: str = "seed"  # seed | generated | manual
+    prompt_id: str | None = None
+    generator_version: str | None = None
+    parent_id: str | None = None
+    lineage: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RunRow(SQLModel, table=True):
+    __tablename__ = "run"
+    id: str = Field(primary_key=True)
+    campaign: str = Field(index=True)
+    kind: str = "simulation"
+    policy: str
+    seed: int
+    config_hash: str
+    impressions: int
+    batch_size: int
+    versions: dict = Field(sa_column=Column(JSON, nullable=False))
+    status: str = "running"  # running | done
+    summary: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    model_path: str | None = None
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class DecisionRow(SQLModel, table=True):
+    __tablename__ = "decision"
+    __table_args__ = (Index("ix_decision_campaign_segment", "campaign", "segment"),)
+    event_id: str = Field(primary_key=True)
+    run_id: str | None = Field(default=None, index=True)
+    timestamp: datetime
+    campaign: str
+    segment: str
+    context: dict = Field(sa_column=Column(JSON, nullable=False))
+    candidates: list = Field(sa_column=Column(JSON, nullable=False))
+    chosen: str = Field(index=True)
+    probability: float
+    policy: str
+    policy_version: str
+
+
+class RewardRow(SQLModel, table=True):
+    __tablename__ = "reward"
+    event_id: str = Field(primary_key=True)
+    kind: str = Field(primary_key=True, default="click")
+    value: float
+    timestamp: datetime
