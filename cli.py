@@ -104,6 +104,13 @@ def progress_bar(total: int, label: str, enabled: bool = True):
     return progress, lambda n: progress.advance(task, n)
 
 
+def console():
+    """A rich console on stdout; wide when piped so tables keep one row per line."""
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
 def load_campaign(config_path: str, **overrides: Any):
     from optimizer.config import apply_overrides, load_config
 
@@ -291,12 +298,11 @@ def campaign_show(
     if as_json:
         emit_json(info)
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    console.print(f"[bold]{info['name']}[/bold]: {info['product']}")
-    console.print(
+    out = console()
+    out.print(f"[bold]{info['name']}[/bold]: {info['product']}")
+    out.print(
         f"creatives: {info['creatives']['active']} active, "
         f"{info['creatives']['retired']} retired; events: "
         f"{info['events']['decisions']} decisions, {info['events']['rewards']} rewards"
@@ -304,7 +310,7 @@ def campaign_show(
     seg = Table("segment", "share", "features", title="Segments")
     for s in info["segments"]:
         seg.add_row(s["name"], f"{s['share']:.2f}", ", ".join(s["features"]))
-    console.print(seg)
+    out.print(seg)
     runs = Table(
         "run", "policy", "seed", "impressions", "status", "CTR", "lift vs uniform", title="Runs"
     )
@@ -318,7 +324,7 @@ def campaign_show(
             f"{r['ctr']:.4f}" if r["ctr"] is not None else "-",
             f"{r['lift_vs_uniform']:.2f}x" if r["lift_vs_uniform"] else "-",
         )
-    console.print(runs)
+    out.print(runs)
 
 
 @main.group(context_settings=CONTEXT)
@@ -344,7 +350,6 @@ def creatives_list(
     if as_json:
         emit_json(rows)
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table("id", "headline", "cta", "segment", "status", "impr.", "clicks", "CTR")
@@ -359,15 +364,14 @@ def creatives_list(
             str(r["clicks"]),
             f"{r['ctr']:.4f}" if r["ctr"] is not None else "-",
         )
-    Console().print(table)
+    console().print(table)
 
 
 # -- formatting -----------------------------------------------------------------------------
 def print_summary(summary: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    out = console()
     totals = Table(
         "policy",
         "impressions",
@@ -387,9 +391,9 @@ def print_summary(summary: dict) -> None:
             f"{t['expected_ctr']:.4f}",
             f"{t['regret']:.1f}",
         )
-    console.print(totals)
+    out.print(totals)
     if summary.get("lift_vs_uniform"):
-        console.print(
+        out.print(
             f"{summary['policy']['name']} got {summary['lift_vs_uniform']:.2f}x "
             "the clicks of uniform on the same users."
         )
@@ -415,8 +419,8 @@ def print_summary(summary: dict) -> None:
                 f"{r['observed_ctr']:.4f}" if r["observed_ctr"] is not None else "-",
                 f"{r['true_ctr']:.4f}" if r["true_ctr"] is not None else "-",
             )
-        console.print(table)
-    console.print("* the segment's best creative by true CTR")
+        out.print(table)
+    out.print("* the segment's best creative by true CTR")
 
 
 if __name__ == "__main__":
