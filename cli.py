@@ -5,16 +5,18 @@ Heavy imports (VW, torch, sqlmodel) happen inside commands so ``--help`` is inst
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 DEFAULT_DB = "sqlite:///runs/optimizer.db"
+POLICY_NAMES = ["thompson", "uniform", "vw"]  # optimizer.allocate.registry.POLICIES (tested)
 
 
 # -- shared options -------------------------------------------------------------------------
@@ -41,30 +43,26 @@ seed_option = click.option(
     type=click.IntRange(min=0),
     envvar="CREATIVE_OPTIMIZER_SEED",
     show_envvar=True,
-    help="Seed for every random stream of the run; overrides the config's seed.",
+    help="Seed for every random stream; overrides the config's seed.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-
-
-def policy_option(default: str | None = None) -> Callable:
-    from optimizer.allocate.registry import POLICIES
-
-    return click.option(
-        "--policy",
-        type=click.Choice(sorted(POLICIES)),
-        default=default,
-        envvar="CREATIVE_OPTIMIZER_POLICY",
-        show_envvar=True,
-        help="Allocation policy" + ("" if default else "; overrides the config's") + ".",
-    )
-
-
 batch_option = click.option(
     "--batch-size",
     type=click.IntRange(min=1),
     default=None,
     help="Impressions served between policy updates.",
 )
+
+
+def policy_option(default: str | None = None) -> Callable:
+    return click.option(
+        "--policy",
+        type=click.Choice(POLICY_NAMES),
+        default=default,
+        envvar="CREATIVE_OPTIMIZER_POLICY",
+        show_envvar=True,
+        help="Allocation policy" + ("" if default else "; overrides the config's") + ".",
+    )
 
 
 def domain_errors(func: Callable) -> Callable:
@@ -86,8 +84,9 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-def progress_bar(total: int, label: str, enabled: bool = True):
-    """A rich progress bar on stderr; returns (context manager, advance callback)."""
+@contextlib.contextmanager
+def progress_bars(enabled: bool = True) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """Rich progress bars on stderr. Yields ``make(label, total) -> advance(n)``."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -98,10 +97,14 @@ def progress_bar(total: int, label: str, enabled: bool = True):
         TimeRemainingColumn(),
         console=Console(stderr=True),
         disable=not enabled,
-        transient=False,
     )
-    task = progress.add_task(label, total=total)
-    return progress, lambda n: progress.advance(task, n)
+
+    def make(label: str, total: int) -> Callable[[int], None]:
+        task = progress.add_task(label, total=total)
+        return lambda n: progress.advance(task, n)
+
+    with progress:
+        yield make
 
 
 def console():
@@ -115,6 +118,23 @@ def load_campaign(config_path: str, **overrides: Any):
     from optimizer.config import apply_overrides, load_config
 
     return apply_overrides(load_config(config_path), **overrides)
+
+
+def store_for(config_path: str | None, db_url: str | None):
+    """The store named by --db, else by the config's database_url, else the default."""
+    from optimizer.store import Store
+
+    if db_url is None and config_path is not None:
+        db_url = load_campaign(config_path).database_url
+    return Store(db_url or DEFAULT_DB)
+
+
+def campaign_name(name: str | None, config_path: str | None) -> str:
+    if name:
+        return name
+    if config_path:
+        return load_campaign(config_path).name
+    raise click.UsageError("name the campaign: --campaign NAME or --config FILE")
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -148,6 +168,18 @@ def main() -> None:
     show_default=True,
     help="Folder for saved policy models.",
 )
+@click.option(
+    "--generate/--no-generate",
+    default=True,
+    show_default=True,
+    help="Let the LLM write candidates when the config has prompts.",
+)
+@click.option(
+    "--screen/--no-screen",
+    default=True,
+    show_default=True,
+    help="Run the filter stage; without it the bandit sees creative ids only.",
+)
 @json_option
 @domain_errors
 def run(
@@ -158,9 +190,16 @@ def run(
     db_url: str | None,
     batch_size: int | None,
     state_dir: str,
+    generate: bool,
+    screen: bool,
     as_json: bool,
 ) -> None:
-    """Run a simulated campaign: the bandit against uniform and the oracle on one seed."""
+    """Run a simulated campaign: generate and filter the pool, then the bandit against
+    uniform and the oracle on one seed."""
+    if generate and not screen:
+        raise click.UsageError(
+            "generated creatives must be screened: with --no-screen, add --no-generate"
+        )
     cfg = load_campaign(
         config_path, seed=seed, database_url=db_url, policy=policy, batch_size=batch_size
     )
@@ -170,19 +209,106 @@ def run(
     from optimizer.store import Store
 
     store = Store(cfg.database_url)
-    bar, advance = progress_bar(
-        3 * impressions,
-        f"{cfg.name}: {cfg.allocation.policy}, uniform, oracle",
-        enabled=not as_json,
-    )
-    with bar:
+    with progress_bars(enabled=not as_json) as bars:
         summary = run_campaign(
-            cfg, impressions, store=store, state_dir=Path(state_dir), progress=advance
+            cfg,
+            impressions,
+            store=store,
+            state_dir=Path(state_dir),
+            progress=bars,
+            generate=generate,
+            screen=screen,
         )
     if as_json:
         emit_json(summary)
     else:
         print_summary(summary)
+
+
+@main.command(context_settings=CONTEXT)
+@config_option()
+@click.option("--segment", "segments", multiple=True, help="Only this segment (repeatable).")
+@click.option(
+    "-n",
+    "n",
+    type=click.IntRange(min=1),
+    help="Answers per segment and prompt variant [default: generation.n_per_prompt].",
+)
+@seed_option
+@db_option
+@json_option
+@domain_errors
+def generate(
+    config_path: str,
+    segments: tuple[str, ...],
+    n: int | None,
+    seed: int | None,
+    db_url: str | None,
+    as_json: bool,
+) -> None:
+    """Generate candidate creatives with the LLM and screen them against the live pool;
+    store creatives and verdicts with their lineage."""
+    cfg = load_campaign(config_path, seed=seed, database_url=db_url)
+    valid = [s.name for s in cfg.segments]
+    for name in segments:
+        if name not in valid:
+            raise click.BadParameter(
+                f"unknown segment {name!r}; valid: {', '.join(valid)}", param_hint="--segment"
+            )
+    if not cfg.prompts:
+        raise click.ClickException(
+            f"{config_path}: prompts: no prompt variants; add at least "
+            "one (see configs/example.yaml)"
+        )
+    from optimizer.loop import run_key
+    from optimizer.rng import Streams
+    from optimizer.screening import generate_and_screen, live_pool
+    from optimizer.store import Store
+
+    store = Store(cfg.database_url)
+    batch = run_key("generate", cfg.config_hash(), cfg.seed, sorted(segments), n)
+    with progress_bars(enabled=not as_json) as bars:
+        _, verdicts = generate_and_screen(
+            cfg,
+            Streams(cfg.seed).fresh("generate"),
+            store,
+            batch,
+            segments or None,
+            n,
+            pool=live_pool(cfg, store),
+            progress=bars,
+        )
+    rows = [v.as_dict() for v in verdicts]
+    if as_json:
+        emit_json(rows)
+    else:
+        print_verdicts(rows, by_segment=True)
+
+
+@main.command(context_settings=CONTEXT)
+@config_option()
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Text file (one a line: 'headline' or 'headline | body') or CSV with "
+    "headline, body, cta (and segment) columns.",
+)
+@json_option
+@domain_errors
+def screen(config_path: str, input_path: str, as_json: bool) -> None:
+    """Screen creatives written by hand with the campaign's filters. Exits 0 even when
+    some are rejected."""
+    cfg = load_campaign(config_path)
+    from optimizer.screening import read_creatives, screen_creatives
+
+    verdicts = screen_creatives(cfg, read_creatives(input_path, cfg))
+    rows = [v.as_dict() for v in verdicts]
+    if as_json:
+        emit_json(rows)
+    else:
+        print_verdicts(rows, by_segment=False)
 
 
 @main.command(context_settings=CONTEXT)
@@ -218,17 +344,14 @@ def simulate(
     from simulators.table import load_arms_csv
 
     table = load_arms_csv(arms_csv)
-    bar, advance = progress_bar(
-        3 * impressions, f"{table.campaign}: {policy}, uniform, oracle", enabled=not as_json
-    )
-    with bar:
+    with progress_bars(enabled=not as_json) as bars:
         summary = replay_table(
             table,
             policy,
             impressions,
             batch_size or 1,
             seed if seed is not None else 0,
-            progress=advance,
+            progress=bars,
         )
     if as_json:
         emit_json(summary)
@@ -247,6 +370,7 @@ def validate(config_path: str, as_json: bool) -> None:
         "campaign": cfg.name,
         "segments": len(cfg.segments),
         "seed_creatives": len(cfg.seed_creatives),
+        "prompts": len(cfg.prompts),
         "policy": cfg.allocation.policy,
         "config_hash": cfg.config_hash(),
     }
@@ -254,26 +378,9 @@ def validate(config_path: str, as_json: bool) -> None:
         emit_json(info)
     else:
         click.echo(
-            f"{config_path}: OK ({info['segments']} segments, "
-            f"{info['seed_creatives']} seed creatives, policy {info['policy']})"
+            f"{config_path}: OK ({info['segments']} segments, {info['seed_creatives']} "
+            f"seed creatives, {info['prompts']} prompts, policy {info['policy']})"
         )
-
-
-def store_for(config_path: str | None, db_url: str | None):
-    """The store named by --db, else by the config's database_url, else the default."""
-    from optimizer.store import Store
-
-    if db_url is None and config_path is not None:
-        db_url = load_campaign(config_path).database_url
-    return Store(db_url or DEFAULT_DB)
-
-
-def campaign_name(name: str | None, config_path: str | None) -> str:
-    if name:
-        return name
-    if config_path:
-        return load_campaign(config_path).name
-    raise click.UsageError("name the campaign: --campaign NAME or --config FILE")
 
 
 @main.group(context_settings=CONTEXT)
@@ -293,8 +400,7 @@ def campaign_show(
     """Show a campaign: segments, creatives, events and runs."""
     from optimizer.overview import campaign_overview
 
-    store = store_for(config_path, db_url)
-    info = campaign_overview(store, campaign_name(name, config_path))
+    info = campaign_overview(store_for(config_path, db_url), campaign_name(name, config_path))
     if as_json:
         emit_json(info)
         return
@@ -302,10 +408,10 @@ def campaign_show(
 
     out = console()
     out.print(f"[bold]{info['name']}[/bold]: {info['product']}")
+    c, e = info["creatives"], info["events"]
     out.print(
-        f"creatives: {info['creatives']['active']} active, "
-        f"{info['creatives']['retired']} retired; events: "
-        f"{info['events']['decisions']} decisions, {info['events']['rewards']} rewards"
+        f"creatives: {c['active']} active, {c['retired']} retired, {c['rejected']} "
+        f"rejected; events: {e['decisions']} decisions, {e['rewards']} rewards"
     )
     seg = Table("segment", "share", "features", title="Segments")
     for s in info["segments"]:
@@ -335,7 +441,9 @@ def creatives() -> None:
 @creatives.command("list", context_settings=CONTEXT)
 @click.option("--campaign", "name", help="Campaign name (or give --config).")
 @config_option(required=False)
-@click.option("--status", type=click.Choice(["active", "retired"]), help="Only this status.")
+@click.option(
+    "--status", type=click.Choice(["active", "retired", "rejected"]), help="Only this status."
+)
 @db_option
 @json_option
 @domain_errors
@@ -345,20 +453,20 @@ def creatives_list(
     """List a campaign's creatives with their stored impressions and clicks."""
     from optimizer.overview import creative_list
 
-    store = store_for(config_path, db_url)
-    rows = creative_list(store, campaign_name(name, config_path), status)
+    rows = creative_list(store_for(config_path, db_url), campaign_name(name, config_path), status)
     if as_json:
         emit_json(rows)
         return
     from rich.table import Table
 
-    table = Table("id", "headline", "cta", "segment", "status", "impr.", "clicks", "CTR")
+    table = Table("id", "headline", "cta", "segment", "source", "status", "impr.", "clicks", "CTR")
     for r in rows:
         table.add_row(
             r["id"],
             r["headline"],
             r["cta"],
             r["segment"] or "all",
+            r["source"],
             r["status"],
             str(r["impressions"]),
             str(r["clicks"]),
@@ -368,10 +476,48 @@ def creatives_list(
 
 
 # -- formatting -----------------------------------------------------------------------------
+def print_verdicts(rows: list[dict], by_segment: bool) -> None:
+    from rich.table import Table
+
+    out = console()
+    columns = (["segment", "prompt"] if by_segment else []) + [
+        "verdict",
+        "headline",
+        "body",
+        "cta",
+        "reasons",
+        "relevance",
+        "policy",
+    ]
+    table = Table(*columns)
+    for r in rows:
+        reasons = "; ".join(f"{x['filter']}: {x['reason']}" for x in r["reasons"])
+        sc = r["scores"]
+        table.add_row(
+            *([r["segment"] or "-", r["prompt_id"] or "-"] if by_segment else []),
+            "[green]kept[/green]" if r["kept"] else "[red]rejected[/red]",
+            r["headline"] or repr((r.get("raw") or "")[:40]),
+            r["body"] or "",
+            r["cta"] or "",
+            reasons,
+            f"{sc['relevance']:.2f}" if "relevance" in sc else "-",
+            f"{sc['policy']:.2f}" if "policy" in sc else "-",
+        )
+    out.print(table)
+    kept = sum(r["kept"] for r in rows)
+    out.print(f"{kept} kept, {len(rows) - kept} rejected")
+
+
 def print_summary(summary: dict) -> None:
     from rich.table import Table
 
     out = console()
+    pool = summary.get("pool")
+    if pool and pool["screened"]:
+        out.print(
+            f"pool: {pool['creatives']} creatives ({pool['generated_kept']} generated), "
+            f"{pool['rejected']} of {pool['screened']} screened rejected"
+        )
     totals = Table(
         "policy",
         "impressions",
@@ -394,8 +540,8 @@ def print_summary(summary: dict) -> None:
     out.print(totals)
     if summary.get("lift_vs_uniform"):
         out.print(
-            f"{summary['policy']['name']} got {summary['lift_vs_uniform']:.2f}x "
-            "the clicks of uniform on the same users."
+            f"{summary['policy']['name']} got {summary['lift_vs_uniform']:.2f}x the "
+            "clicks of uniform on the same users."
         )
     for name, seg in summary["segments"].items():
         table = Table(

@@ -75,6 +75,61 @@ class Allocation(_Model):
     batch_size: int = Field(default=1, ge=1)
 
 
+PROMPT_VARIABLES = (
+    "product",
+    "brief",
+    "brand_voice",
+    "segment",
+    "segment_description",
+    "examples",
+    "headline_max",
+    "body_max",
+    "calls_to_action",
+)
+
+
+class PromptVariant(_Model):
+    """A named prompt template; ``{variables}`` from PROMPT_VARIABLES are filled per segment."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
+    template: str = Field(min_length=1)
+    system: str = "You write short, punchy ad copy and follow the requested format exactly."
+
+
+class Generation(_Model):
+    backend: Literal["transformers", "openai"] = "transformers"
+    model: str = "smollm2"  # the embedded SmolLM2-135M-Instruct, a Hugging Face id or a path
+    base_url: str | None = None  # for backend: openai
+    api_key_env: str = "OPENAI_API_KEY"
+    device: str = "auto"
+    threads: int | None = Field(default=None, ge=1)
+    batch_size: int = Field(default=16, ge=1)
+    n_per_prompt: int = Field(default=8, ge=1)
+    temperature: float = Field(default=0.9, ge=0)
+    top_p: float = Field(default=0.95, gt=0, le=1)
+    max_new_tokens: int = Field(default=40, ge=8)
+    examples: int = Field(default=2, ge=0)
+
+
+class PolicyRule(_Model):
+    name: str
+    patterns: list[str] = Field(min_length=1)  # regular expressions, case-insensitive
+
+
+class Filters(_Model):
+    relevance_min: float = Field(default=0.2, ge=-1, le=1)
+    duplicate_max: float = Field(default=0.9, gt=0, le=1)
+    keep_per_segment: int = Field(default=8, ge=1)
+    mmr_lambda: float = Field(default=0.7, ge=0, le=1)
+    profanity_max: float = Field(default=0.9, gt=0, le=1)
+    policy_max: float = Field(default=0.5, gt=0, le=1)
+    caps_ratio_max: float = Field(default=0.5, gt=0, le=1)
+    exclamations_max: int = Field(default=1, ge=0)
+    competitors: list[str] = Field(default_factory=list)
+    required_disclaimer: str | None = None
+    prohibited: list[PolicyRule] = Field(default_factory=list)
+
+
 class FeatureTaste(_Model):
     """How one observable user feature shifts a segment's hidden taste."""
 
@@ -89,6 +144,8 @@ class SegmentTruth(_Model):
     base_ctr: float = Field(gt=0, lt=1)
     tastes: dict[str, float] = Field(default_factory=dict)
     cta: dict[str, float] = Field(default_factory=dict)
+    numbers: float = 0.0  # log-odds when the text has a digit
+    length: float = 0.0  # log-odds per 10 characters of headline + body beyond 60
 
 
 class Fatigue(_Model):
@@ -109,6 +166,14 @@ class SimulatorSettings(_Model):
     start: str = "2026-01-01T00:00:00+00:00"
 
 
+class Attribution(_Model):
+    """How logged rewards join decisions (the reward wait time of a deployment)."""
+
+    window_hours: float = Field(default=24.0, gt=0)
+    default_reward: float = 0.0  # for a decision whose window closed without a reward
+    kinds: list[str] = Field(default_factory=lambda: ["click"], min_length=1)
+
+
 class CampaignConfig(_Model):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
     product: str = Field(min_length=1)
@@ -118,8 +183,12 @@ class CampaignConfig(_Model):
     calls_to_action: list[str] = Field(min_length=1)
     segments: list[Segment] = Field(min_length=1)
     seed_creatives: list[SeedCreative] = Field(default_factory=list)
+    prompts: list[PromptVariant] = Field(default_factory=list)
+    generation: Generation = Field(default_factory=Generation)
+    filters: Filters = Field(default_factory=Filters)
     allocation: Allocation = Field(default_factory=Allocation)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
+    attribution: Attribution = Field(default_factory=Attribution)
     seed: int = Field(default=0, ge=0)
     database_url: str = "sqlite:///runs/optimizer.db"
 
@@ -226,6 +295,40 @@ def _cross_checks(cfg: CampaignConfig) -> list[tuple[str, str]]:
             )
         if c.segment is not None and c.segment not in names:
             problems.append((f"{where}.segment", unknown("segment", c.segment, names_map(names))))
+    import re
+    import string
+
+    ids = [p.id for p in cfg.prompts]
+    for i, prompt in enumerate(cfg.prompts):
+        if ids.index(prompt.id) != i:
+            problems.append((f"prompts[{i}].id", f"duplicate prompt id {prompt.id!r}; rename one"))
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(prompt.template) if f]
+        except ValueError as exc:
+            problems.append((f"prompts[{i}].template", f"{exc}; write literal braces as {{{{ }}}}"))
+            continue
+        for name in fields:
+            if name not in PROMPT_VARIABLES:
+                problems.append(
+                    (
+                        f"prompts[{i}].template",
+                        f"unknown variable {{{name}}}; use "
+                        + ", ".join("{" + v + "}" for v in PROMPT_VARIABLES),
+                    )
+                )
+    gen = cfg.generation
+    if gen.backend == "openai" and not gen.base_url:
+        problems.append(
+            ("generation.base_url", "backend openai needs base_url, e.g. http://localhost:8000/v1")
+        )
+    for i, rule in enumerate(cfg.filters.prohibited):
+        for j, pattern in enumerate(rule.patterns):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                problems.append(
+                    (f"filters.prohibited[{i}].patterns[{j}]", f"invalid regular expression: {exc}")
+                )
     alloc = cfg.allocation
     if alloc.policy not in POLICIES:
         problems.append(("allocation.policy", unknown("policy", alloc.policy, POLICIES)))

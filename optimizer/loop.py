@@ -25,6 +25,8 @@ from simulators.base import Simulator
 
 Pool = Mapping[str, Sequence[Creative]]  # segment -> eligible creatives
 Progress = Callable[[int], None]
+# Given a label and a total, returns the callback that advances that task's progress.
+ProgressFactory = Callable[[str, int], Progress]
 Sink = Callable[[list[Feedback]], None]
 
 
@@ -148,11 +150,14 @@ def compare(
     run_id: str,
     clock: Clock,
     sink: Sink | None = None,
-    progress: Progress | None = None,
+    progress: ProgressFactory | None = None,
 ) -> dict:
     """Serve ``policy``, uniform and the oracle on the same seed; summarise side by side."""
     from optimizer.allocate.baselines import UniformPolicy
     from simulators.oracle import OraclePolicy
+
+    def bar(label: str) -> Progress | None:
+        return progress(f"serving {label}", impressions) if progress else None
 
     tally = serve(
         make_simulator(),
@@ -165,7 +170,7 @@ def compare(
         run_id,
         clock,
         sink,
-        progress,
+        bar(policy.name),
     )
     uniform = serve(
         make_simulator(),
@@ -178,7 +183,7 @@ def compare(
         run_id + "-uniform",
         clock,
         None,
-        progress,
+        bar("uniform"),
     )
     oracle_sim = make_simulator()
     oracle = serve(
@@ -192,7 +197,7 @@ def compare(
         run_id + "-oracle",
         clock,
         None,
-        progress,
+        bar("oracle"),
     )
     return {
         "campaign": campaign,
@@ -207,30 +212,64 @@ def compare(
     }
 
 
+def initial_pool(
+    cfg: CampaignConfig,
+    streams: Streams,
+    generate: bool = True,
+    screen: bool = True,
+    store=None,  # optimizer.store.Store | None
+    progress: ProgressFactory | None = None,
+) -> tuple[list[Creative], list]:
+    """Steps 1 and 2: the seed creatives and, when the config has prompts, the LLM's
+    candidates per segment, screened together. Returns the kept creatives (with text
+    features for the bandit) and every verdict."""
+    seeds = seed_creatives(cfg)
+    if not screen:
+        return seeds, []
+    from optimizer.screening import generate_and_screen
+
+    batch = run_key("initial", cfg.config_hash(), cfg.seed, generate)
+    return generate_and_screen(
+        cfg,
+        streams.fresh("generate"),
+        store,
+        batch,
+        seeds=seeds,
+        generate=generate,
+        progress=progress,
+    )
+
+
 def run_campaign(
     cfg: CampaignConfig,
     impressions: int,
     store=None,  # optimizer.store.Store | None
     state_dir: Path | None = None,
-    progress: Progress | None = None,
+    progress: ProgressFactory | None = None,
+    generate: bool = True,
+    screen: bool = True,
 ) -> dict:
-    """One simulated campaign: returns the summary (also stored with the run)."""
+    """One simulated campaign: returns the summary (also stored with the run).
+
+    ``generate``: let the LLM write candidates when the config has prompts. ``screen``: run
+    the filter stage (needed for text features; off, the bandit sees creative ids only).
+    """
     from simulators.audience import AudienceSimulator
 
     streams = Streams(cfg.seed)
     alloc = cfg.allocation
-    run_id = run_key(cfg.config_hash(), cfg.seed, alloc.model_dump(), impressions)
-
-    # 1. Generate: the campaign's starting creatives.
-    creatives = seed_creatives(cfg)
-    # 2. Filter: the config validator has already enforced placement limits and calls to
-    #    action on seed creatives; content filters arrive with generation.
-    pool = build_pool(creatives, [s.name for s in cfg.segments])
+    run_id = run_key(
+        cfg.config_hash(),
+        cfg.seed,
+        alloc.model_dump(),
+        impressions,
+        generate and bool(cfg.prompts),
+        screen,
+    )
     if store is not None:
         from optimizer.store.models import RunRow
 
         store.save_campaign(cfg)
-        store.add_creatives(creatives)
         store.start_run(
             RunRow(
                 id=run_id,
@@ -243,6 +282,12 @@ def run_campaign(
                 versions=library_versions(),
             )
         )
+
+    # 1-2. Generate and filter the initial pool.
+    creatives, verdicts = initial_pool(cfg, streams, generate, screen, store, progress)
+    pool = build_pool(creatives, [s.name for s in cfg.segments])
+    if store is not None:
+        store.add_creatives(creatives)
 
     # 3-4. Allocate and observe: the bandit serves simulated users and learns from clicks;
     #      uniform and the oracle serve the same users for comparison.
@@ -268,6 +313,12 @@ def run_campaign(
         sink,
         progress,
     )
+    summary["pool"] = {
+        "creatives": len(creatives),
+        "generated_kept": sum(c.source == "generated" for c in creatives),
+        "screened": len(verdicts),
+        "rejected": sum(not v.kept for v in verdicts),
+    }
 
     # 5. Persist the learned policy so a later run or evaluation can resume from it.
     model_path = None
@@ -288,7 +339,7 @@ def replay_table(
     impressions: int,
     batch_size: int,
     seed: int,
-    progress: Progress | None = None,
+    progress: ProgressFactory | None = None,
 ) -> dict:
     """The table-driven A/B replay (``simulate --arms-csv``): same summary keys as a run."""
     from simulators.table import TableSimulator

@@ -27,6 +27,7 @@ def campaign_overview(store: Store, name: str) -> dict:
         "creatives": {
             "active": sum(c.status == "active" for c in creatives),
             "retired": sum(c.status == "retired" for c in creatives),
+            "rejected": sum(c.status == "rejected" for c in creatives),
         },
         "events": {"decisions": decisions, "rewards": rewards},
         "runs": [

@@ -4,7 +4,8 @@ Model (documented in simulators/README.md). For a user ``u`` in segment ``s`` an
 ``c``, the true click probability is
 
     p(u, c) = sigmoid(logit(base_ctr_s) + (taste_s + sum_f effect_f(u)) . angles(c)
-                      + cta_s[c.cta] + noise_c) * fatigue(c)
+                      + cta_s[c.cta] + numbers_s * digit(c) + length_s * excess(c)
+                      + noise_c) * fatigue(c)
 
 - ``angles(c)`` is the hidden reader: for each angle named in ``simulator.angles`` (price,
   speed, comfort, ...), 1 if the creative's text contains one of its keywords, else 0. The
@@ -12,6 +13,8 @@ Model (documented in simulators/README.md). For a user ``u`` in segment ``s`` an
 - ``taste_s`` is the segment's preference per angle (log-odds); ``effect_f(u)`` moves it by the
   user's observable features, so the best creative differs within a segment too (a numeric
   feature counts ``clip((x - center) / scale, -2, 2)`` times its weights).
+- ``digit(c)`` is 1 when the text has a number; ``excess(c)`` is the number of characters of
+  headline and body beyond 60, in tens.
 - ``noise_c`` is a fixed per-creative offset drawn from N(0, creative_noise) seeded by the
   creative id and the run's simulator stream.
 - Drift: every 1,000 impressions each taste takes a N(0, drift_sd * sqrt(0.1)) step
@@ -65,6 +68,12 @@ class AudienceSimulator:
         self.ctas = list(cfg.calls_to_action)
         k = len(self.angles)
         self.base: dict[str, float] = {}
+        self.numbers = {
+            n: (sim.segments[n].numbers if n in sim.segments else 0.0) for n in self.segment_names
+        }
+        self.length = {
+            n: (sim.segments[n].length if n in sim.segments else 0.0) for n in self.segment_names
+        }
         self.tastes: dict[str, np.ndarray] = {}
         self.cta_tastes: dict[str, np.ndarray] = {}
         for name in self.segment_names:
@@ -131,8 +140,9 @@ class AudienceSimulator:
         text = f"{creative.headline} {creative.body}".lower()
         return np.array([1.0 if p is not None and p.search(text) else 0.0 for p in self._patterns])
 
-    def _matrix(self, creatives: Sequence[Creative]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Angles (n, k), hidden noise (n,) and call-to-action index (n,) of a candidate set."""
+    def _matrix(self, creatives: Sequence[Creative]) -> tuple[np.ndarray, ...]:
+        """Angles (n, k), hidden noise (n,), call-to-action index (n,), has a digit (n,) and
+        characters beyond 60 in tens (n,) of a candidate set."""
         key = tuple(c.id for c in creatives)
         cached = self._creative_cache.get(key)
         if cached is None:
@@ -141,7 +151,10 @@ class AudienceSimulator:
             cta = np.array(
                 [self.ctas.index(c.cta) if c.cta in self.ctas else -1 for c in creatives]
             )
-            cached = self._creative_cache[key] = (angles, noise, cta)
+            text = [f"{c.headline} {c.body}" for c in creatives]
+            digit = np.array([1.0 if re.search(r"\d", t) else 0.0 for t in text])
+            excess = np.array([max(0.0, (len(t) - 60) / 10) for t in text])
+            cached = self._creative_cache[key] = (angles, noise, cta, digit, excess)
         return cached
 
     def _noise(self, creative: Creative) -> float:
@@ -166,9 +179,10 @@ class AudienceSimulator:
         return taste
 
     def expected_rewards(self, context: Context, creatives: Sequence[Creative]) -> np.ndarray:
-        angles, noise, cta = self._matrix(creatives)
-        cta_taste = self.cta_tastes[context.segment]
-        z = self.base[context.segment] + angles @ self.taste(context) + noise + cta_taste[cta]
+        angles, noise, cta, digit, excess = self._matrix(creatives)
+        seg = context.segment
+        z = self.base[seg] + angles @ self.taste(context) + noise + self.cta_tastes[seg][cta]
+        z += self.numbers[seg] * digit + self.length[seg] * excess
         p = 1.0 / (1.0 + np.exp(-z))
         if self._fatigue.scale > 0:
             shown = np.array([self._shown.get(c.id, 0) for c in creatives], dtype=float)

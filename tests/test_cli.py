@@ -32,11 +32,14 @@ COMMANDS = [
     ["run"],
     ["simulate"],
     ["validate"],
+    ["generate"],
+    ["screen"],
     ["campaign"],
     ["campaign", "show"],
     ["creatives"],
     ["creatives", "list"],
 ]
+FAST = ["--no-generate", "--no-screen"]  # the LLM and filters have their own tests
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "main")
@@ -60,6 +63,7 @@ def test_run_json_summary_and_store(runner, tmp_path):
             "--seed",
             "3",
             "--json",
+            *FAST,
             "--state-dir",
             str(tmp_path / "state"),
         ],
@@ -97,7 +101,9 @@ def test_run_json_summary_and_store(runner, tmp_path):
 
 def test_run_human_summary(runner, tmp_path):
     config = write_config(tmp_path)
-    result = runner.invoke(main, ["run", "-c", str(config), "-n", "300", "--policy", "thompson"])
+    result = runner.invoke(
+        main, ["run", "-c", str(config), "-n", "300", "--policy", "thompson", *FAST]
+    )
     assert result.exit_code == 0, result.output
     assert "the clicks of uniform on the same users" in result.output
     assert "segment marathoners" in result.output and "oracle" in result.output
@@ -106,9 +112,13 @@ def test_run_human_summary(runner, tmp_path):
 def test_flags_override_environment_override_file(runner, tmp_path, monkeypatch):
     config = write_config(tmp_path)
     monkeypatch.setenv("CREATIVE_OPTIMIZER_SEED", "11")
-    env = json.loads(runner.invoke(main, ["run", "-c", str(config), "-n", "50", "--json"]).output)
+    env = json.loads(
+        runner.invoke(main, ["run", "-c", str(config), "-n", "50", "--json", *FAST]).output
+    )
     assert env["seed"] == 11
-    flag = runner.invoke(main, ["run", "-c", str(config), "-n", "50", "--json", "--seed", "12"])
+    flag = runner.invoke(
+        main, ["run", "-c", str(config), "-n", "50", "--json", "--seed", "12", *FAST]
+    )
     assert json.loads(flag.output)["seed"] == 12
 
 
@@ -212,3 +222,45 @@ def test_console_script_is_the_same_group():
 
     (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "creative-optimizer"]
     assert ep.load() is main
+
+
+def test_policy_choices_match_the_registry():
+    from cli import POLICY_NAMES
+    from optimizer.allocate.registry import POLICIES
+
+    assert POLICY_NAMES == sorted(POLICIES)
+
+
+def test_generate_without_prompts_and_bad_segment(runner, tmp_path):
+    config = write_config(tmp_path, prompts=[])
+    result = runner.invoke(main, ["generate", "-c", str(config)])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {config}: prompts: no prompt variants; add at least one "
+        "(see configs/example.yaml)\n"
+    )
+    config = write_config(tmp_path)
+    result = runner.invoke(main, ["generate", "-c", str(config), "--segment", "pilots"])
+    assert result.exit_code == 2 and "unknown segment 'pilots'; valid: marathoners" in result.output
+    result = runner.invoke(main, ["run", "-c", str(config), "--no-screen"])
+    assert result.exit_code == 2 and "with --no-screen, add --no-generate" in result.output
+
+
+def test_screen_command(runner, tmp_path):
+    config = write_config(tmp_path)
+    lines = tmp_path / "mine.txt"
+    lines.write_text(
+        "Chase your next PR | Responsive foam returns energy on every stride.\n"
+        "Are you overweight? | Our shoes were made for you.\n"
+    )
+    result = runner.invoke(main, ["screen", "-c", str(config), "--input", str(lines), "--json"])
+    assert result.exit_code == 0, result.output  # 0 even though one is rejected
+    rows = json.loads(result.output)
+    assert [r["kept"] for r in rows] == [True, False]
+    assert any(r["reason"].startswith("personal attributes") for r in rows[1]["reasons"])
+    human = runner.invoke(main, ["screen", "-c", str(config), "--input", str(lines)])
+    assert human.exit_code == 0 and "1 kept, 1 rejected" in human.output
+    assert not (tmp_path / "o.db").exists()  # screening hand-written lines stores nothing
+    missing = runner.invoke(main, ["screen", "-c", str(config), "--input", "nope.txt"])
+    assert missing.exit_code == 1
+    assert missing.output == "Error: nope.txt: no such file; check the path\n"

@@ -9,6 +9,9 @@ from optimizer.loop import run_campaign
 from optimizer.store import Store
 
 IMPRESSIONS = 12_000
+# The allocation tests serve the config's seed creatives by id; generation and the filter
+# stage have their own tests and the end-to-end test.
+SEEDS_ONLY = {"generate": False, "screen": False}
 
 
 @pytest.mark.slow
@@ -21,7 +24,7 @@ def test_learning_policies_beat_uniform_and_approach_the_oracle(
     ratios_uniform, ratios_oracle = [], []
     for seed in (1, 2, 3):
         cfg = apply_overrides(example_cfg, seed=seed, policy=policy)
-        s = run_campaign(cfg, IMPRESSIONS)
+        s = run_campaign(cfg, IMPRESSIONS, **SEEDS_ONLY)
         # expected CTR is the policy's true value on the users it met (no click noise)
         ratios_uniform.append(s["policy"]["expected_ctr"] / s["uniform"]["expected_ctr"])
         ratios_oracle.append(s["policy"]["expected_ctr"] / s["oracle"]["expected_ctr"])
@@ -33,18 +36,20 @@ def test_learning_policies_beat_uniform_and_approach_the_oracle(
 def test_same_seed_same_run_and_events_stored_once(tmp_path, example_cfg):
     cfg = apply_overrides(example_cfg, database_url=f"sqlite:///{tmp_path}/o.db", seed=4)
     store = Store(cfg.database_url)
-    first = run_campaign(cfg, 600, store=store, state_dir=tmp_path / "state")
-    second = run_campaign(cfg, 600, store=Store(cfg.database_url), state_dir=tmp_path / "state")
+    first = run_campaign(cfg, 600, store=store, state_dir=tmp_path / "state", **SEEDS_ONLY)
+    second = run_campaign(
+        cfg, 600, store=Store(cfg.database_url), state_dir=tmp_path / "state", **SEEDS_ONLY
+    )
     assert first == second
     assert store.count_events(cfg.name) == (600, 600)
     assert len(store.runs(cfg.name)) == 1 and store.runs(cfg.name)[0].status == "done"
-    other = run_campaign(apply_overrides(cfg, seed=5), 600, store=store)
+    other = run_campaign(apply_overrides(cfg, seed=5), 600, store=store, **SEEDS_ONLY)
     assert other["policy"] != first["policy"] or other["run_id"] != first["run_id"]
     assert store.count_events(cfg.name) == (1200, 1200)
 
 
 def test_baselines_meet_the_same_users(example_cfg):
-    s = run_campaign(apply_overrides(example_cfg, seed=8), 2_000)
+    s = run_campaign(apply_overrides(example_cfg, seed=8), 2_000, **SEEDS_ONLY)
     assert s["policy"]["impressions"] == s["uniform"]["impressions"] == 2_000
     assert s["oracle"]["regret"] == 0.0
     assert s["oracle"]["expected_ctr"] >= s["policy"]["expected_ctr"]
@@ -58,6 +63,6 @@ def test_baselines_meet_the_same_users(example_cfg):
 def test_saved_policy_resumes(tmp_path, example_cfg):
     from optimizer.allocate.vw import VWPolicy
 
-    s = run_campaign(apply_overrides(example_cfg, seed=2), 1_000, state_dir=tmp_path)
+    s = run_campaign(apply_overrides(example_cfg, seed=2), 1_000, state_dir=tmp_path, **SEEDS_ONLY)
     policy = VWPolicy.load(s["model_path"])
     assert policy.updates == 1_000

@@ -122,6 +122,21 @@ class VWPolicy:
             self.vw.finish_example(examples)
             self.updates += 1
 
+    def learn_logged(
+        self,
+        context: Context,
+        candidates: Sequence[Creative],
+        chosen: int,
+        probability: float,
+        reward: float,
+    ) -> None:
+        """Counterfactual learning from a decision another policy logged with ``probability``."""
+        examples = self._parse(context, candidates)
+        examples[chosen + 1].set_label_string(f"0:{-float(reward)}:{probability}")
+        self.vw.learn(examples)
+        self.vw.finish_example(examples)
+        self.updates += 1
+
     def discard_pending(self) -> None:
         for examples, _, _ in self._pending.values():
             self.vw.finish_example(examples)

@@ -1,7 +1,8 @@
 """Generate: the creatives a campaign starts from.
 
-Today: the seed creatives written in the campaign file. LLM generation per segment and prompt
-variant plugs in here (issue 3).
+Seed creatives come from the campaign file (``seed.py``); an LLM writes candidates per
+segment and prompt variant (``pipeline.py``) through a transformers or OpenAI-compatible
+backend (``backends.py``, ``model.py``).
 """
 
 from optimizer.generate.seed import seed_creatives

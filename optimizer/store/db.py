@@ -7,6 +7,7 @@ elsewhere.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,8 +26,12 @@ from optimizer.store.models import (
     CreativeRow,
     DecisionRow,
     Meta,
+    PolicyRow,
+    QuarantineRow,
+    ReportRow,
     RewardRow,
     RunRow,
+    ScreeningRow,
     SegmentRow,
     utcnow,
 )
@@ -125,7 +130,9 @@ class Store:
                 s.add(seg_row)
             s.commit()
 
-    def add_creatives(self, creatives: Iterable[Creative]) -> int:
+    def add_creatives(
+        self, creatives: Iterable[Creative], status: str = "active", reason: str | None = None
+    ) -> int:
         """Insert creatives by content hash; returns how many were new."""
         rows = [
             dict(
@@ -135,7 +142,8 @@ class Store:
                 body=c.body,
                 cta=c.cta,
                 segment=c.segment,
-                status="active",
+                status=status,
+                retired_reason=reason,
                 source=c.source,
                 prompt_id=c.prompt_id,
                 generator_version=c.generator_version,
@@ -146,6 +154,44 @@ class Store:
             for c in creatives
         ]
         return self._insert_ignore(CreativeRow, rows)
+
+    def add_verdicts(self, campaign: str, batch: str, verdicts: Sequence[Any]) -> int:
+        """Store the filter stage's verdicts and the creatives they judged.
+
+        Kept creatives enter as active, rejected ones as rejected with their first reason;
+        each verdict row keeps every reason and score. Re-storing a batch adds nothing.
+        Returns the new verdict rows.
+        """
+        for v in verdicts:
+            if v.creative is not None:
+                first = v.rejections[0] if v.rejections else None
+                reason = f"{first.filter}: {first.reason}" if first else None
+                self.add_creatives([v.creative], "active" if v.kept else "rejected", reason)
+        rows = []
+        for i, v in enumerate(verdicts):
+            d = v.as_dict()
+            key = f"{campaign}|{batch}|{i}|{d['id']}"
+            rows.append(
+                dict(
+                    id=hashlib.sha256(key.encode()).hexdigest()[:20],
+                    batch=batch,
+                    campaign=campaign,
+                    creative_id=d["id"],
+                    segment=d["segment"],
+                    prompt_id=d["prompt_id"],
+                    kept=v.kept,
+                    reasons=d["reasons"],
+                    scores=d["scores"],
+                    raw=v.raw,
+                    created_at=utcnow(),
+                )
+            )
+        return self._insert_ignore(ScreeningRow, rows)
+
+    def screenings(self, campaign: str) -> list[ScreeningRow]:
+        with Session(self.engine) as s:
+            q = select(ScreeningRow).where(ScreeningRow.campaign == campaign)
+            return list(s.execute(q.order_by(ScreeningRow.batch, ScreeningRow.id)).scalars())
 
     def campaigns(self) -> list[CampaignRow]:
         with Session(self.engine) as s:
@@ -174,6 +220,25 @@ class Store:
             if status is not None:
                 q = q.where(CreativeRow.status == status)
             return list(s.execute(q.order_by(CreativeRow.created_at, CreativeRow.id)).scalars())
+
+    def active_creatives(self, campaign: str) -> list[Creative]:
+        """The live pool as records (without bandit features; recompute them to serve)."""
+        return [
+            Creative(
+                id=r.id,
+                campaign=r.campaign,
+                headline=r.headline,
+                body=r.body,
+                cta=r.cta,
+                segment=r.segment,
+                source=r.source,
+                prompt_id=r.prompt_id,
+                generator_version=r.generator_version,
+                parent_id=r.parent_id,
+                lineage=r.lineage or {},
+            )
+            for r in self.creatives(campaign, "active")
+        ]
 
     def creative_stats(self, campaign: str) -> dict[str, tuple[int, float]]:
         """creative id -> (impressions, clicks) over every stored decision of the campaign."""
@@ -255,6 +320,106 @@ class Store:
         decisions, rewards = self._decisions, self._rewards
         self._decisions, self._rewards = [], []
         return self._insert_ignore(DecisionRow, decisions), self._insert_ignore(RewardRow, rewards)
+
+    def insert_events(
+        self, decisions: Sequence[dict], rewards: Sequence[dict], reports: Sequence[dict] = ()
+    ) -> tuple[int, int, int]:
+        """Insert already-validated event rows; returns how many of each were new."""
+        return (
+            self._insert_ignore(DecisionRow, decisions),
+            self._insert_ignore(RewardRow, rewards),
+            self._insert_ignore(ReportRow, reports),
+        )
+
+    def quarantine(self, rows: Sequence[dict]) -> int:
+        return self._insert_ignore(QuarantineRow, rows)
+
+    def quarantined(self, file: str | None = None) -> list[QuarantineRow]:
+        with Session(self.engine) as s:
+            q = select(QuarantineRow)
+            if file is not None:
+                q = q.where(QuarantineRow.file == file)
+            return list(s.execute(q.order_by(QuarantineRow.file, QuarantineRow.line)).scalars())
+
+    def reports(self, campaign: str) -> list[ReportRow]:
+        with Session(self.engine) as s:
+            q = select(ReportRow).where(ReportRow.campaign == campaign)
+            return list(s.execute(q).scalars())
+
+    def save_policy(self, row: PolicyRow) -> None:
+        with Session(self.engine) as s:
+            s.merge(row)
+            s.commit()
+
+    def policy(self, version: str) -> PolicyRow:
+        with Session(self.engine) as s:
+            row = s.get(PolicyRow, version)
+        if row is None:
+            raise OptimizerError(
+                f"no stored policy {version!r} in {self.url}; `learn` or "
+                "`run` saves one, or give a model file path"
+            )
+        return row
+
+    def policies(self, campaign: str) -> list[PolicyRow]:
+        with Session(self.engine) as s:
+            q = select(PolicyRow).where(PolicyRow.campaign == campaign)
+            return list(s.execute(q.order_by(PolicyRow.created_at)).scalars())
+
+    def logged_events(self, campaign: str) -> Any:
+        """Decisions with every reward joined on event id, as a pandas DataFrame.
+
+        Columns: event_id, timestamp, segment, context, candidates, chosen, probability,
+        reward_kind, reward_value, reward_time (the last three NaN/None without a reward);
+        one row per (decision, reward) pair, ordered by time.
+        """
+        import pandas as pd
+
+        d, r = DecisionRow.__table__, RewardRow.__table__  # type: ignore[attr-defined]
+        q = (
+            select(
+                d.c.event_id,
+                d.c.timestamp,
+                d.c.segment,
+                d.c.context,
+                d.c.candidates,
+                d.c.chosen,
+                d.c.probability,
+                r.c.kind.label("reward_kind"),
+                r.c.value.label("reward_value"),
+                r.c.timestamp.label("reward_time"),
+            )
+            .select_from(d.outerjoin(r, r.c.event_id == d.c.event_id))
+            .where(d.c.campaign == campaign)
+            .order_by(d.c.timestamp, d.c.event_id)
+        )
+        with self.engine.connect() as conn:
+            return pd.DataFrame(
+                conn.execute(q).all(),
+                columns=[
+                    "event_id",
+                    "timestamp",
+                    "segment",
+                    "context",
+                    "candidates",
+                    "chosen",
+                    "probability",
+                    "reward_kind",
+                    "reward_value",
+                    "reward_time",
+                ],
+            )
+
+    def orphan_rewards(self) -> int:
+        """Reward events whose decision is not stored."""
+        d, r = DecisionRow.__table__, RewardRow.__table__  # type: ignore[attr-defined]
+        q = (
+            select(func.count())
+            .select_from(r.outerjoin(d, r.c.event_id == d.c.event_id))
+            .where(d.c.event_id.is_(None))
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
 
     def count_events(self, campaign: str | None = None) -> tuple[int, int]:
         with Session(self.engine) as s:

@@ -53,7 +53,7 @@ class CreativeRow(SQLModel, table=True):
     body: str = ""
     cta: str = ""
     segment: str | None = None  # None: eligible for every segment
-    status: str = "active"  # active | retired
+    status: str = "active"  # active | retired | rejected (by the filter stage)
     retired_reason: str | None = None
     retired_at: datetime | None = None
     source: str = "seed"  # seed | generated | manual
@@ -61,6 +61,23 @@ class CreativeRow(SQLModel, table=True):
     generator_version: str | None = None
     parent_id: str | None = None
     lineage: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ScreeningRow(SQLModel, table=True):
+    """One verdict of the filter stage: kept or rejected, with every reason and score."""
+
+    __tablename__ = "screening"
+    id: str = Field(primary_key=True)  # hash of batch and position: re-storing is a no-op
+    batch: str = Field(index=True)  # a generation/screening call
+    campaign: str = Field(index=True)
+    creative_id: str | None = Field(default=None, index=True)  # None: unparseable answer
+    segment: str | None = None
+    prompt_id: str | None = None
+    kept: bool
+    reasons: list = Field(sa_column=Column(JSON, nullable=False))
+    scores: dict = Field(sa_column=Column(JSON, nullable=False))
+    raw: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -89,7 +106,7 @@ class DecisionRow(SQLModel, table=True):
     run_id: str | None = Field(default=None, index=True)
     timestamp: datetime
     campaign: str
-    segment: str
+    segment: str | None = None
     context: dict = Field(sa_column=Column(JSON, nullable=False))
     candidates: list = Field(sa_column=Column(JSON, nullable=False))
     chosen: str = Field(index=True)
@@ -104,3 +121,44 @@ class RewardRow(SQLModel, table=True):
     kind: str = Field(primary_key=True, default="click")
     value: float
     timestamp: datetime
+
+
+class QuarantineRow(SQLModel, table=True):
+    """A row of an ingested file that could not be stored, and why. Nothing is dropped."""
+
+    __tablename__ = "quarantine"
+    id: str = Field(primary_key=True)  # hash of the file's content and the line number
+    file: str
+    line: int
+    reason: str
+    raw: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ReportRow(SQLModel, table=True):
+    """Aggregated creative performance, as ad platforms export it (one row a day)."""
+
+    __tablename__ = "performance_report"
+    campaign: str = Field(primary_key=True)
+    segment: str = Field(primary_key=True)  # "" when the report has no segment
+    creative_id: str = Field(primary_key=True)
+    date: str = Field(primary_key=True)  # ISO date
+    headline: str = ""
+    body: str = ""
+    impressions: int
+    clicks: int
+    conversions: int | None = None
+
+
+class PolicyRow(SQLModel, table=True):
+    """A saved, versioned allocation policy (learned from logs or by a run)."""
+
+    __tablename__ = "policy"
+    version: str = Field(primary_key=True)
+    campaign: str = Field(index=True)
+    kind: str  # vw | thompson | ...
+    path: str
+    source: str  # logs | run
+    events: int = 0
+    metrics: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,176 @@
+"""Target policies to evaluate offline, and the reward model of the direct method.
+
+A target gives, for each logged event, the distribution over that event's candidates.
+Events without a logged candidate list use the campaign's action set: every action seen in
+its logs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import InputError
+from optimizer.records import Context, Creative
+
+
+def candidate_lists(events: pd.DataFrame) -> list[tuple[str, ...]]:
+    everything = tuple(sorted(set(events["chosen"])))
+    return [tuple(c) if c else everything for c in events["candidates"]]
+
+
+class UniformTarget:
+    name = "uniform"
+
+    def distributions(
+        self, events: pd.DataFrame, cands: Sequence[tuple[str, ...]]
+    ) -> list[np.ndarray]:
+        return [np.full(len(c), 1.0 / len(c)) for c in cands]
+
+
+class StaticTarget:
+    """Fixed action probabilities, global or per segment, from CSV or JSON.
+
+    CSV: ``action,probability`` and an optional ``segment`` column. JSON: ``{action: p}``,
+    or ``{"global": {...}, "segments": {segment: {...}}}``. Probabilities are restricted to
+    each event's candidates and renormalised; an event where none of its candidates is listed
+    is served uniformly and counted in ``uncovered``.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.name = f"static:{self.path.name}"
+        self.global_p: dict[str, float] = {}
+        self.segment_p: dict[str, dict[str, float]] = {}
+        self.uncovered = 0
+        self._load()
+
+    def _load(self) -> None:
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: no such file; check the path")
+        if self.path.suffix.lower() == ".json":
+            try:
+                data = json.loads(self.path.read_text())
+            except json.JSONDecodeError as exc:
+                raise InputError(
+                    f"{self.path}: line {exc.lineno}: invalid JSON: {exc.msg}"
+                ) from None
+            if not isinstance(data, dict):
+                raise InputError(f"{self.path}: expected an object of action probabilities")
+            if "global" in data or "segments" in data:
+                self.global_p = self._check(data.get("global", {}), "global")
+                self.segment_p = {
+                    s: self._check(v, f"segments.{s}") for s, v in data.get("segments", {}).items()
+                }
+            else:
+                self.global_p = self._check(data, "(top level)")
+            return
+        with self.path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            if not {"action", "probability"} <= set(reader.fieldnames or []):
+                raise InputError(
+                    f"{self.path}: line 1: the header needs action,probability and may add segment"
+                )
+            for row in reader:
+                try:
+                    p = float(row["probability"])
+                except ValueError:
+                    raise InputError(
+                        f"{self.path}: line {reader.line_num}: probability "
+                        f"{row['probability']!r} is not a number"
+                    ) from None
+                if p < 0:
+                    raise InputError(
+                        f"{self.path}: line {reader.line_num}: probability must be >= 0"
+                    )
+                seg = (row.get("segment") or "").strip()
+                (self.segment_p.setdefault(seg, {}) if seg else self.global_p)[
+                    row["action"].strip()
+                ] = p
+
+    def _check(self, table: object, where: str) -> dict[str, float]:
+        if not isinstance(table, dict):
+            raise InputError(f"{self.path}: {where}: expected an object of action probabilities")
+        out = {}
+        for action, p in table.items():
+            if not isinstance(p, int | float) or p < 0:
+                raise InputError(
+                    f"{self.path}: {where}.{action}: probability must be a number >= 0"
+                )
+            out[str(action)] = float(p)
+        return out
+
+    def distributions(
+        self, events: pd.DataFrame, cands: Sequence[tuple[str, ...]]
+    ) -> list[np.ndarray]:
+        out, self.uncovered = [], 0
+        for segment, c in zip(events["segment"], cands, strict=True):
+            table = self.segment_p.get(segment or "", self.global_p)
+            p = np.array([table.get(a, 0.0) for a in c])
+            if p.sum() <= 0:
+                self.uncovered += 1
+                p = np.ones(len(c))
+            out.append(p / p.sum())
+        return out
+
+
+class StoredPolicyTarget:
+    """A saved VW policy (from ``learn`` or ``run``); actions carry only their ids."""
+
+    def __init__(self, path: str | Path, name: str) -> None:
+        from optimizer.allocate.vw import VWPolicy
+
+        self.name = name
+        try:
+            self.policy = VWPolicy.load(Path(path))
+        except FileNotFoundError:
+            raise InputError(f"{path}: no saved policy there") from None
+
+    def distributions(
+        self, events: pd.DataFrame, cands: Sequence[tuple[str, ...]]
+    ) -> list[np.ndarray]:
+        out = []
+        cache: dict[tuple[str, ...], list[Creative]] = {}
+        for segment, context, c in zip(events["segment"], events["context"], cands, strict=True):
+            creatives = cache.get(c)
+            if creatives is None:
+                creatives = cache[c] = [
+                    Creative(id=a, campaign="", headline=a, body="", cta="") for a in c
+                ]
+            ctx = Context(segment=segment or "", features=context or {})
+            out.append(np.asarray(self.policy.distribution(ctx, creatives)))
+        return out
+
+
+class RewardModel:
+    """q(x, a): the mean reward of action ``a`` in the event's segment, shrunk towards the
+    action's overall mean with ``strength`` pseudo-events, which is itself shrunk towards
+    the global mean. Fitted on the data it is given (the train split when there is one)."""
+
+    def __init__(self, strength: float = 20.0) -> None:
+        self.strength = strength
+
+    def fit(self, events: pd.DataFrame) -> RewardModel:
+        r = events["reward"].astype(float)
+        self.mean = float(r.mean()) if len(r) else 0.0
+        k = self.strength
+        by_action = events.assign(r=r).groupby("chosen")["r"].agg(["sum", "count"])
+        self.action = ((by_action["sum"] + k * self.mean) / (by_action["count"] + k)).to_dict()
+        seg = events.assign(r=r, s=events["segment"].fillna("")).groupby(["s", "chosen"])["r"]
+        stats = seg.agg(["sum", "count"])
+        self.seg_action = {
+            key: (row["sum"] + k * self.action[key[1]]) / (row["count"] + k)
+            for key, row in stats.iterrows()
+        }
+        return self
+
+    def predict(self, segment: str | None, actions: Sequence[str]) -> np.ndarray:
+        s = segment or ""
+        return np.array(
+            [self.seg_action.get((s, a), self.action.get(a, self.mean)) for a in actions]
+        )

@@ -1,0 +1,178 @@
+"""Text generation backends: transformers (local, CPU or CUDA) and OpenAI-compatible HTTP.
+
+A backend completes chat requests; ``prefill`` starts the assistant's answer (a small model
+follows a format far better when its answer is already begun). Both return only the
+continuation after the prefill.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+from optimizer.errors import OptimizerError
+from optimizer.generate.model import ModelInfo, load_causal_lm
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    system: str
+    user: str
+    prefill: str = ""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.9
+    top_p: float = 0.95
+    max_new_tokens: int = 40
+    stop: tuple[str, ...] = ("\n\n", "\nHeadline", "\nFormat", "\nExample", "<|im_end|>")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Backend(Protocol):
+    info: ModelInfo
+
+    def complete(
+        self,
+        requests: Sequence[ChatRequest],
+        sampling: Sampling,
+        seed: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[str]: ...
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> str:
+    cut = len(text)
+    for s in stops:
+        i = text.find(s)
+        if i != -1:
+            cut = min(cut, i)
+    return text[:cut]
+
+
+class TransformersBackend:
+    """Batched sampling with transformers; CUDA with bf16 when available, else the CPU."""
+
+    def __init__(
+        self, model: str, device: str = "auto", threads: int | None = None, batch_size: int = 16
+    ) -> None:
+        import torch
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.model, self.tokenizer, self.info, self.device = load_causal_lm(model, device)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.batch_size = batch_size
+
+    def _prompt(self, r: ChatRequest) -> str:
+        messages = [{"role": "system", "content": r.system}, {"role": "user", "content": r.user}]
+        if getattr(self.tokenizer, "chat_template", None):
+            text = self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            )
+        else:
+            text = f"{r.system}\n\n{r.user}\n\n"
+        return text + r.prefill
+
+    def complete(self, requests, sampling, seed, progress=None) -> list[str]:
+        import torch
+
+        out: list[str] = []
+        for start in range(0, len(requests), self.batch_size):
+            chunk = requests[start : start + self.batch_size]
+            enc = self.tokenizer(
+                [self._prompt(r) for r in chunk], return_tensors="pt", padding=True
+            ).to(self.device)
+            torch.manual_seed(seed + start)  # reproducible per batch, whatever came before
+            with torch.inference_mode():
+                ids = self.model.generate(
+                    **enc,
+                    do_sample=sampling.temperature > 0,
+                    temperature=sampling.temperature if sampling.temperature > 0 else None,
+                    top_p=sampling.top_p if sampling.temperature > 0 else None,
+                    max_new_tokens=sampling.max_new_tokens,
+                    stop_strings=list(sampling.stop),
+                    tokenizer=self.tokenizer,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                )
+            new = ids[:, enc["input_ids"].shape[1] :]
+            for row in self.tokenizer.batch_decode(new, skip_special_tokens=True):
+                out.append(cut_at_stop(row, sampling.stop))
+            if progress is not None:
+                progress(len(chunk))
+        return out
+
+
+class OpenAIBackend:
+    """Any OpenAI-compatible server (vLLM, TGI, llama.cpp server): ``/v1/chat/completions``.
+
+    Chat APIs take no prefill, so the prefill is appended to the user message as the start
+    of the expected format and the answer is returned as the continuation.
+    """
+
+    def __init__(
+        self, base_url: str, model: str, api_key: str | None = None, timeout: float = 60.0
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key = api_key
+        self.timeout = timeout
+        self.info = ModelInfo(id=model, revision=f"openai:{self.base_url}", path=self.base_url)
+
+    def _post(self, payload: dict) -> dict:
+        request = urllib.request.Request(
+            f"{self.base_url}/chat/completions",
+            data=json.dumps(payload).encode(),
+            headers={
+                "Content-Type": "application/json",
+                **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read())
+        except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as exc:
+            raise OptimizerError(
+                f"generation.base_url: {self.base_url} did not answer ({exc}); "
+                "check that the server runs and speaks the OpenAI API"
+            ) from None
+
+    def complete(self, requests, sampling, seed, progress=None) -> list[str]:
+        out = []
+        for i, r in enumerate(requests):
+            user = r.user + (f"\n\nAnswer starting with: {r.prefill}" if r.prefill else "")
+            data = self._post(
+                {
+                    "model": self.model,
+                    "seed": seed + i,
+                    "messages": [
+                        {"role": "system", "content": r.system},
+                        {"role": "user", "content": user},
+                    ],
+                    "temperature": sampling.temperature,
+                    "top_p": sampling.top_p,
+                    "max_tokens": sampling.max_new_tokens,
+                    "stop": [s for s in sampling.stop if s.strip()][:4],
+                }
+            )
+            try:
+                text = data["choices"][0]["message"]["content"] or ""
+            except (KeyError, IndexError, TypeError):
+                raise OptimizerError(
+                    f"generation.base_url: unexpected answer from {self.base_url}: {data!r:.200}"
+                ) from None
+            if r.prefill and text.lstrip().startswith(r.prefill.strip()):
+                text = text.lstrip()[len(r.prefill.strip()) :]
+            out.append(cut_at_stop(text, sampling.stop))
+            if progress is not None:
+                progress(1)
+        return out

