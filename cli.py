@@ -359,6 +359,232 @@ def simulate(
         print_summary(summary)
 
 
+@main.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "jsonl", "csv", "parquet", "dsjson", "report"]),
+    help="File format; auto: by extension and content.",
+)
+@click.option("--campaign", "campaign_name_", help="Campaign for rows that name none (DSJSON).")
+@config_option(required=False)
+@db_option
+@json_option
+@domain_errors
+def ingest(
+    files: tuple[str, ...],
+    fmt: str,
+    campaign_name_: str | None,
+    config_path: str | None,
+    db_url: str | None,
+    as_json: bool,
+) -> None:
+    """Ingest an ad server's logs: decisions, rewards, DSJSON or aggregated reports.
+
+    Bad rows go to quarantine with file, line and reason; re-ingesting stores nothing twice.
+    --config registers the campaign (and its attribution window) first.
+    """
+    from optimizer.offline import ingest_files
+
+    cfg = load_campaign(config_path) if config_path else None
+    store = store_for(config_path, db_url)
+    with progress_bars(enabled=not as_json) as bars:
+        reports = ingest_files(store, files, fmt, campaign_name_, cfg, bars)
+    rows = [r.as_dict() for r in reports]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        click.echo(
+            f"{r['file']} ({r['format']}): read {r['read']}, stored {r['stored']} "
+            f"({r['decisions']} decisions, {r['rewards']} rewards, {r['reports']} "
+            f"report rows), duplicates {r['duplicates']}, quarantined {r['quarantined']}"
+        )
+        for reason, count in sorted(r["reasons"].items(), key=lambda kv: -kv[1]):
+            click.echo(f"  quarantined {count}: {reason}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--campaign", "name", help="Campaign name (or give --config).")
+@config_option(required=False)
+@db_option
+@click.option(
+    "--exploration",
+    default="squarecb",
+    show_default=True,
+    type=click.Choice(["squarecb", "epsilon", "softmax", "bag", "cover"]),
+    help="Exploration of the learned VW policy when it serves.",
+)
+@click.option(
+    "--test-share",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="Hold out the latest share of events for evaluate.",
+)
+@seed_option
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    default="runs",
+    show_default=True,
+    help="Folder for saved policy models.",
+)
+@json_option
+@domain_errors
+def learn(
+    name: str | None,
+    config_path: str | None,
+    db_url: str | None,
+    exploration: str,
+    test_share: float,
+    seed: int | None,
+    state_dir: str,
+    as_json: bool,
+) -> None:
+    """Train the VW policy from logged decisions and rewards (counterfactual learning) and
+    save it as a new version for run and evaluate."""
+    from pathlib import Path
+
+    from optimizer.offline import learn_from_logs
+
+    store = store_for(config_path, db_url)
+    with progress_bars(enabled=not as_json) as bars:
+        info = learn_from_logs(
+            store,
+            campaign_name(name, config_path),
+            Path(state_dir),
+            exploration,
+            seed=seed or 0,
+            test_share=test_share,
+            progress=bars,
+        )
+    if as_json:
+        emit_json(info)
+    else:
+        click.echo(
+            f"policy {info['version']}: trained on {info['train_events']} logged "
+            f"events, saved to {info['path']}"
+        )
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--campaign", "name", help="Campaign name (or give --config).")
+@config_option(required=False)
+@db_option
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    required=True,
+    help="uniform, static:FILE (CSV action,probability[,segment] or JSON), or "
+    "policy:VERSION|PATH. Repeat for a comparison table.",
+)
+@click.option(
+    "--estimator",
+    "estimators",
+    multiple=True,
+    type=click.Choice(["ips", "snips", "dm", "dr"]),
+    help="Estimators [default: all four].",
+)
+@click.option(
+    "--clip",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Clip importance weights at this value.",
+)
+@click.option(
+    "--ci",
+    type=click.Choice(["bootstrap", "normal"]),
+    default="bootstrap",
+    show_default=True,
+    help="Confidence interval (95%).",
+)
+@click.option(
+    "--bootstrap",
+    "replicates",
+    type=click.IntRange(min=10),
+    default=200,
+    show_default=True,
+    help="Bootstrap replicates.",
+)
+@click.option(
+    "--test-share",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="Evaluate on the latest share of events only (the "
+    "share learn held out); the reward model fits on the rest.",
+)
+@seed_option
+@json_option
+@domain_errors
+def evaluate(
+    name: str | None,
+    config_path: str | None,
+    db_url: str | None,
+    targets: tuple[str, ...],
+    estimators: tuple[str, ...],
+    clip: float | None,
+    ci: str,
+    replicates: int,
+    test_share: float,
+    seed: int | None,
+    as_json: bool,
+) -> None:
+    """Estimate what target policies would have earned on the logged events: IPS, SNIPS,
+    DM and DR with intervals and weight diagnostics."""
+    from optimizer.offline import evaluate_logged
+
+    store = store_for(config_path, db_url)
+    result = evaluate_logged(
+        store,
+        campaign_name(name, config_path),
+        targets,
+        estimators or ("ips", "snips", "dm", "dr"),
+        clip,
+        ci,
+        replicates,
+        seed or 0,
+        test_share,
+    )
+    if as_json:
+        emit_json(result)
+        return
+    from rich.table import Table
+
+    out = console()
+    out.print(
+        f"{result['events']} closed events (mean logged reward "
+        f"{result['logged_mean_reward']:.4f}); {result['pending']} pending, "
+        f"{result['late_rewards']} late and {result['orphan_rewards']} orphan rewards"
+    )
+    names = list(result["targets"][0]["estimates"]) if result["targets"] else []
+    table = Table(
+        "target",
+        *[e.upper() for e in names],
+        "ESS",
+        "max w",
+        "unseen actions",
+        title=f"{result['campaign']}: estimated mean reward [95% CI]",
+    )
+    for row in result["targets"]:
+        cells = [
+            f"{v['value']:.4f} [{v['low']:.4f}, {v['high']:.4f}]" for v in row["estimates"].values()
+        ]
+        d = row["diagnostics"]
+        table.add_row(
+            row["target"],
+            *cells,
+            f"{d['effective_sample_size']:.0f}",
+            f"{d['max_weight']:.2f}",
+            str(len(d["unseen_actions"])),
+        )
+    out.print(table)
+
+
 @main.command("validate", context_settings=CONTEXT)
 @config_option()
 @json_option

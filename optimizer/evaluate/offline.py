@@ -12,9 +12,15 @@ from optimizer.evaluate.targets import RewardModel, candidate_lists
 
 
 def target_inputs(
-    target, events: pd.DataFrame, cands: Sequence[tuple[str, ...]], model: RewardModel
+    target,
+    events: pd.DataFrame,
+    cands: Sequence[tuple[str, ...]],
+    models: Sequence[RewardModel],
+    fold: np.ndarray,
 ) -> tuple[Inputs, list[str]]:
-    """Estimator inputs for ``target`` and the actions it plays that the logs never show."""
+    """Estimator inputs for ``target`` and the actions it plays that the logs never show.
+
+    Event ``i`` is scored by ``models[fold[i]]``, a reward model not fitted on it."""
     dists = target.distributions(events, cands)
     n = len(events)
     target_p, dm, q_logged = np.empty(n), np.empty(n), np.empty(n)
@@ -23,10 +29,10 @@ def target_inputs(
     for i, (segment, chosen, c, dist) in enumerate(
         zip(events["segment"], events["chosen"], cands, dists, strict=True)
     ):
-        key = (segment, c)
+        key = (int(fold[i]), segment, c)
         q = q_cache.get(key)
         if q is None:
-            q = q_cache[key] = model.predict(segment, c)
+            q = q_cache[key] = models[fold[i]].predict(segment, c)
         j = c.index(chosen)
         target_p[i] = dist[j]
         dm[i] = float(dist @ q)
@@ -59,8 +65,10 @@ def evaluate_targets(
 ) -> dict:
     """Estimates with intervals and weight diagnostics for every target.
 
-    ``model_events`` fit the direct method's reward model (default: ``events``); pass the
-    train split so the model is not fitted on the events it scores.
+    ``model_events`` fit the direct method's reward model, e.g. the train split. Without
+    them the model is cross-fitted: events are split in two folds by position and each
+    fold is scored by the model fitted on the other, so no event is scored by a model that
+    saw its own reward.
     """
     if len(events) == 0:
         from optimizer.errors import OptimizerError
@@ -69,12 +77,17 @@ def evaluate_targets(
             "no closed logged events to evaluate; ingest decisions and "
             "rewards first (or wait for their attribution windows to close)"
         )
-    model = RewardModel().fit(model_events if model_events is not None else events)
+    if model_events is not None:
+        models = [RewardModel().fit(model_events)]
+        fold = np.zeros(len(events), dtype=int)
+    else:
+        fold = np.arange(len(events)) % 2
+        models = [RewardModel().fit(events[fold == 1]), RewardModel().fit(events[fold == 0])]
     cands = candidate_lists(events)
     observed = float(events["reward"].mean())
     rows = []
     for target in targets:
-        inputs, unseen = target_inputs(target, events, cands, model)
+        inputs, unseen = target_inputs(target, events, cands, models, fold)
         rows.append(
             {
                 "target": target.name,

@@ -44,7 +44,7 @@ class StaticTarget:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.name = f"static:{self.path.name}"
+        self.name = f"static:{path}"
         self.global_p: dict[str, float] = {}
         self.segment_p: dict[str, dict[str, float]] = {}
         self.uncovered = 0
@@ -148,29 +148,37 @@ class StoredPolicyTarget:
 
 
 class RewardModel:
-    """q(x, a): the mean reward of action ``a`` in the event's segment, shrunk towards the
-    action's overall mean with ``strength`` pseudo-events, which is itself shrunk towards
-    the global mean. Fitted on the data it is given (the train split when there is one)."""
+    """q(x, a) for the direct method: the mean reward of action ``a`` in the event's segment,
+    shrunk with ``strength`` pseudo-events towards an additive prior ``segment mean + action
+    mean - global mean`` (each of those shrunk towards the global mean). Fitted on the data
+    it is given."""
 
-    def __init__(self, strength: float = 20.0) -> None:
+    def __init__(self, strength: float = 10.0) -> None:
         self.strength = strength
 
     def fit(self, events: pd.DataFrame) -> RewardModel:
-        r = events["reward"].astype(float)
-        self.mean = float(r.mean()) if len(r) else 0.0
         k = self.strength
-        by_action = events.assign(r=r).groupby("chosen")["r"].agg(["sum", "count"])
-        self.action = ((by_action["sum"] + k * self.mean) / (by_action["count"] + k)).to_dict()
-        seg = events.assign(r=r, s=events["segment"].fillna("")).groupby(["s", "chosen"])["r"]
-        stats = seg.agg(["sum", "count"])
-        self.seg_action = {
-            key: (row["sum"] + k * self.action[key[1]]) / (row["count"] + k)
-            for key, row in stats.iterrows()
-        }
+        data = events.assign(r=events["reward"].astype(float), s=events["segment"].fillna(""))
+        self.mean = float(data["r"].mean()) if len(data) else 0.0
+
+        def shrunk(keys) -> dict:
+            g = data.groupby(keys)["r"].agg(["sum", "count"])
+            return ((g["sum"] + k * self.mean) / (g["count"] + k)).to_dict()
+
+        self.action, self.segment = shrunk("chosen"), shrunk("s")
+        cells = data.groupby(["s", "chosen"])["r"].agg(["sum", "count"])
+        self.cell = {}
+        for (seg, a), row in cells.iterrows():
+            prior = min(max(self.segment[seg] + self.action[a] - self.mean, 0.0), 1.0)
+            self.cell[(seg, a)] = (row["sum"] + k * prior) / (row["count"] + k)
         return self
 
     def predict(self, segment: str | None, actions: Sequence[str]) -> np.ndarray:
         s = segment or ""
+        base = self.segment.get(s, self.mean) - self.mean
         return np.array(
-            [self.seg_action.get((s, a), self.action.get(a, self.mean)) for a in actions]
+            [
+                self.cell.get((s, a), min(max(self.action.get(a, self.mean) + base, 0.0), 1.0))
+                for a in actions
+            ]
         )

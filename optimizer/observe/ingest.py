@@ -175,13 +175,24 @@ def _context(row: dict) -> dict[str, str | float]:
         if not isinstance(ctx, dict):
             raise BadRow("context must be an object of user features")
     else:
-        ctx = {k[4:]: v for k, v in row.items() if k.startswith("ctx_")}
+        ctx = {k[4:]: _maybe_number(v) for k, v in row.items() if k.startswith("ctx_")}
     out: dict[str, str | float] = {}
     for key, value in ctx.items():
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise BadRow(f"context feature {key!r} must be a string or a number")
         out[str(key)] = float(value) if isinstance(value, int | float) else value
     return out
+
+
+def _maybe_number(value: Any) -> Any:
+    """Flat ``ctx_`` cells of a CSV arrive as text: numbers become numbers."""
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return number if math.isfinite(number) else value
+    return value
 
 
 def _candidates(row: dict, action: str) -> list[str] | None:
@@ -411,4 +422,5 @@ def estimate_rows(path: Path, fmt: str) -> int:
     with path.open("rb") as f:
         head = f.read(1 << 20)
     per_line = len(head) / max(head.count(b"\n"), 1)
-    return max(1, int(path.stat().st_size / max(per_line, 1)))
+    header = 1 if fmt in ("csv", "report") else 0
+    return max(1, round(path.stat().st_size / max(per_line, 1)) - header)
