@@ -329,6 +329,25 @@ def run_campaign(
         policy.save(Path(model_path))
     summary["model_path"] = model_path
     if store is not None:
+        if model_path is not None and policy.name == "vw":
+            from optimizer.store.models import PolicyRow
+
+            store.save_policy(
+                PolicyRow(
+                    version=f"vw-run-{run_id}",
+                    campaign=cfg.name,
+                    kind="vw",
+                    path=model_path,
+                    source="run",
+                    events=impressions,
+                    metrics={
+                        "text_features": screen,
+                        "seed": cfg.seed,
+                        "expected_ctr": summary["policy"]["expected_ctr"],
+                    },
+                )
+            )
+            summary["policy_version"] = f"vw-run-{run_id}"
         store.finish_run(run_id, summary, model_path)
     return summary
 

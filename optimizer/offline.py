@@ -138,9 +138,18 @@ def make_target(spec: str, store):
         return StaticTarget(value)
     if kind == "policy" and value:
         path = Path(value)
+        creatives: list[Creative] = []
         if not path.exists():
-            path = Path(store.policy(value).path)
-        return StoredPolicyTarget(path, f"policy:{value}")
+            row = store.policy(value)
+            path = Path(row.path)
+            if row.metrics.get("text_features"):
+                from optimizer.filter.embed import Embedder
+                from optimizer.filter.features import with_text_features
+
+                creatives = with_text_features(
+                    store.active_creatives(row.campaign), Embedder.shared()
+                )
+        return StoredPolicyTarget(path, f"policy:{value}", creatives)
     raise InputError(
         f"target {spec!r}: use uniform, static:FILE (CSV or JSON of action "
         "probabilities) or policy:VERSION|PATH"

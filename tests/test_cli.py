@@ -99,6 +99,24 @@ def test_run_json_summary_and_store(runner, tmp_path):
     assert "events: 800 decisions, 800 rewards" in shown.output
 
 
+def test_a_run_logs_what_evaluate_reads(runner, tmp_path):
+    """The decisions a run stores (with their probabilities) feed off-policy evaluation,
+    and the run's VW policy is a stored version."""
+    config = write_config(tmp_path)
+    summary = json.loads(runner.invoke(main, [
+        "run", "-c", str(config), "-n", "1500", "--json", "--state-dir", str(tmp_path / "s"),
+        *FAST]).output)
+    version = summary["policy_version"]
+    result = runner.invoke(main, ["evaluate", "-c", str(config), "--target", "uniform",
+                                  "--target", f"policy:{version}", "--ci", "normal", "--json"])
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads(result.output)
+    assert evaluation["events"] == 1500
+    assert evaluation["logged_mean_reward"] == pytest.approx(summary["policy"]["ctr"], abs=1e-6)
+    names = [t["target"] for t in evaluation["targets"]]
+    assert names == ["uniform", f"policy:{version}"]
+
+
 def test_run_human_summary(runner, tmp_path):
     config = write_config(tmp_path)
     result = runner.invoke(

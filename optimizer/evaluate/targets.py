@@ -120,12 +120,16 @@ class StaticTarget:
 
 
 class StoredPolicyTarget:
-    """A saved VW policy (from ``learn`` or ``run``); actions carry only their ids."""
+    """A saved VW policy (from ``learn`` or ``run``).
 
-    def __init__(self, path: str | Path, name: str) -> None:
+    Actions carry their ids, plus the text features of ``creatives`` when the policy was
+    trained with them (a ``run`` with the filter stage on)."""
+
+    def __init__(self, path: str | Path, name: str, creatives: Sequence[Creative] = ()) -> None:
         from optimizer.allocate.vw import VWPolicy
 
         self.name = name
+        self.known = {c.id: c for c in creatives}
         try:
             self.policy = VWPolicy.load(Path(path))
         except FileNotFoundError:
@@ -140,7 +144,8 @@ class StoredPolicyTarget:
             creatives = cache.get(c)
             if creatives is None:
                 creatives = cache[c] = [
-                    Creative(id=a, campaign="", headline=a, body="", cta="") for a in c
+                    self.known.get(a) or Creative(id=a, campaign="", headline=a, body="", cta="")
+                    for a in c
                 ]
             ctx = Context(segment=segment or "", features=context or {})
             out.append(np.asarray(self.policy.distribution(ctx, creatives)))
