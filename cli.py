@@ -180,6 +180,27 @@ def main() -> None:
     show_default=True,
     help="Run the filter stage; without it the bandit sees creative ids only.",
 )
+@click.option(
+    "--rounds",
+    type=click.IntRange(min=1),
+    help="Play the campaign in rounds with the refresh stage between them.",
+)
+@click.option(
+    "--impressions-per-round",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="With --rounds: impressions served each round.",
+)
+@click.option(
+    "--refresh/--no-refresh",
+    default=True,
+    show_default=True,
+    help="With --rounds: retire, rewrite prompts, regenerate and fine-tune.",
+)
+@click.option(
+    "--resume", is_flag=True, help="With --rounds: continue from the last completed round."
+)
 @json_option
 @domain_errors
 def run(
@@ -192,14 +213,20 @@ def run(
     state_dir: str,
     generate: bool,
     screen: bool,
+    rounds: int | None,
+    impressions_per_round: int,
+    refresh: bool,
+    resume: bool,
     as_json: bool,
 ) -> None:
     """Run a simulated campaign: generate and filter the pool, then the bandit against
-    uniform and the oracle on one seed."""
+    uniform and the oracle on one seed; or, with --rounds, the whole loop in rounds."""
     if generate and not screen:
         raise click.UsageError(
             "generated creatives must be screened: with --no-screen, add --no-generate"
         )
+    if rounds is not None and not screen:
+        raise click.UsageError("--rounds needs the filter stage; drop --no-screen")
     cfg = load_campaign(
         config_path, seed=seed, database_url=db_url, policy=policy, batch_size=batch_size
     )
@@ -209,6 +236,26 @@ def run(
     from optimizer.store import Store
 
     store = Store(cfg.database_url)
+    if rounds is not None:
+        from optimizer.rounds import run_rounds
+
+        with progress_bars(enabled=not as_json) as bars:
+            summary = run_rounds(
+                cfg,
+                rounds,
+                impressions_per_round,
+                refresh,
+                store,
+                Path(state_dir),
+                resume,
+                generate,
+                bars,
+            )
+        if as_json:
+            emit_json(summary)
+        else:
+            print_rounds(summary)
+        return
     with progress_bars(enabled=not as_json) as bars:
         summary = run_campaign(
             cfg,
@@ -585,6 +632,141 @@ def evaluate(
     out.print(table)
 
 
+@main.group(context_settings=CONTEXT)
+def scorer() -> None:
+    """The creative scorer: predicted CTR of a creative in a segment from its text."""
+
+
+@scorer.command("fit", context_settings=CONTEXT)
+@click.option("--campaign", "name", help="Campaign name (or give --config).")
+@config_option(required=False)
+@db_option
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    default="runs",
+    show_default=True,
+    help="Folder for saved models.",
+)
+@seed_option
+@json_option
+@domain_errors
+def scorer_fit(
+    name: str | None,
+    config_path: str | None,
+    db_url: str | None,
+    state_dir: str,
+    seed: int | None,
+    as_json: bool,
+) -> None:
+    """Fit the scorer on stored outcomes (decisions and rewards, performance reports) and
+    save it as a new version; reports its held-out pairwise accuracy."""
+    from pathlib import Path
+
+    from optimizer.refresh.scorer import fit_and_register
+
+    info = fit_and_register(
+        store_for(config_path, db_url),
+        campaign_name(name, config_path),
+        Path(state_dir),
+        seed=seed or 0,
+    )
+    if as_json:
+        emit_json(info)
+    else:
+        click.echo(
+            f"scorer {info['version']}: {info['outcomes']} outcomes, held-out pairwise "
+            f"accuracy {info['held_out_pairwise_accuracy']:.3f}; saved to {info['path']}"
+        )
+
+
+@scorer.command("predict", context_settings=CONTEXT)
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Text file (one headline a line, or 'headline | body') or CSV with headline and body.",
+)
+@click.option("--segment", help="Score for this segment only [default: every segment].")
+@click.option("--campaign", "name", help="Campaign name (or give --config).")
+@config_option(required=False)
+@click.option("--version", help="Scorer version [default: the latest].")
+@db_option
+@json_option
+@domain_errors
+def scorer_predict(
+    input_path: str,
+    segment: str | None,
+    name: str | None,
+    config_path: str | None,
+    version: str | None,
+    db_url: str | None,
+    as_json: bool,
+) -> None:
+    """Predict the CTR of creatives from a file, per segment."""
+    from optimizer.config import parse_config
+    from optimizer.filter.inputs import read_creatives
+    from optimizer.refresh.scorer import latest_scorer
+
+    store = store_for(config_path, db_url)
+    campaign = campaign_name(name, config_path)
+    cfg = parse_config(store.campaign(campaign).config, f"stored config of {campaign}")
+    model = latest_scorer(store, campaign, version)
+    segments = [segment] if segment else model.segments
+    if segment and segment not in model.segments:
+        raise click.BadParameter(
+            f"unknown segment {segment!r}; valid: " + ", ".join(model.segments),
+            param_hint="--segment",
+        )
+    creatives = read_creatives(input_path, cfg)
+    texts = [(c.headline, c.body, c.cta) for c in creatives]
+    rows = []
+    for seg in segments:
+        for c, p in zip(creatives, model.predict(seg, texts), strict=True):
+            rows.append(
+                {
+                    "segment": seg,
+                    "headline": c.headline,
+                    "body": c.body,
+                    "predicted_ctr": round(float(p), 6),
+                }
+            )
+    if as_json:
+        emit_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("segment", "headline", "body", "predicted CTR")
+    for r in rows:
+        table.add_row(r["segment"], r["headline"], r["body"], f"{r['predicted_ctr']:.4f}")
+    console().print(table)
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--campaign", "name", help="Campaign name (or give --config).")
+@config_option(required=False)
+@db_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Folder for index.html and its PNG plots.",
+)
+@domain_errors
+def report(name: str | None, config_path: str | None, db_url: str | None, out_dir: str) -> None:
+    """Write an HTML report with plots of a campaign played in rounds (opens offline)."""
+    from pathlib import Path
+
+    from optimizer.report import write_report
+
+    path = write_report(
+        store_for(config_path, db_url), campaign_name(name, config_path), Path(out_dir)
+    )
+    click.echo(f"wrote {path}")
+
+
 @main.command("validate", context_settings=CONTEXT)
 @config_option()
 @json_option
@@ -732,6 +914,41 @@ def print_verdicts(rows: list[dict], by_segment: bool) -> None:
     out.print(table)
     kept = sum(r["kept"] for r in rows)
     out.print(f"{kept} kept, {len(rows) - kept} rejected")
+
+
+def print_rounds(summary: dict) -> None:
+    from rich.table import Table
+
+    out = console()
+    table = Table(
+        "round",
+        "served CTR",
+        "true CTR",
+        "oracle",
+        "uniform",
+        "regret",
+        "pool true CTR",
+        title=f"{summary['campaign']}: rounds "
+        f"({'with' if summary['refresh'] else 'without'} refresh)",
+    )
+    for r in summary["rounds"]:
+        cells = [
+            f"{r[k]:.4f}" if k in r else "-"
+            for k in ("served_ctr", "expected_ctr", "oracle_ctr", "uniform_ctr")
+        ]
+        table.add_row(
+            str(r["round"]),
+            *cells,
+            f"{r['regret']:.1f}" if "regret" in r else "-",
+            f"{r['pool_true_ctr']:.4f}",
+        )
+    out.print(table)
+    out.print(
+        f"active pool true CTR {summary['initial_pool_true_ctr']:.4f} -> "
+        f"{summary['final_pool_true_ctr']:.4f} ({summary['pool_lift']:.2f}x); "
+        f"{summary['retirements']} retirements, {summary['new_creatives']} new "
+        f"creatives; generator {summary['generator']}"
+    )
 
 
 def print_summary(summary: dict) -> None:

@@ -174,6 +174,27 @@ class Attribution(_Model):
     kinds: list[str] = Field(default_factory=lambda: ["click"], min_length=1)
 
 
+class FineTune(_Model):
+    enabled: bool = True
+    every: int = Field(default=2, ge=1)  # rounds between generator refreshes
+    steps: int = Field(default=3, ge=1)
+    batch_size: int = Field(default=4, ge=1)
+    learning_rate: float = Field(default=2e-4, gt=0)
+    rank: int = Field(default=8, ge=1)
+    min_examples: int = Field(default=4, ge=1)
+
+
+class Refresh(_Model):
+    """The refresh stage between rounds: retire, rewrite prompts, regenerate, fine-tune."""
+
+    pool_size: int = Field(default=6, ge=2)  # active creatives kept per segment
+    min_events: int = Field(default=300, ge=1)  # before a creative can be judged
+    fatigue_drop: float = Field(default=0.5, gt=0, lt=1)
+    candidates_per_slot: int = Field(default=3, ge=1)  # generated per opening, then ranked
+    max_prompts: int = Field(default=4, ge=1)
+    finetune: FineTune = Field(default_factory=FineTune)
+
+
 class CampaignConfig(_Model):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
     product: str = Field(min_length=1)
@@ -189,6 +210,7 @@ class CampaignConfig(_Model):
     allocation: Allocation = Field(default_factory=Allocation)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     attribution: Attribution = Field(default_factory=Attribution)
+    refresh: Refresh = Field(default_factory=Refresh)
     seed: int = Field(default=0, ge=0)
     database_url: str = "sqlite:///runs/optimizer.db"
 

@@ -29,6 +29,15 @@ class Streams:
             raise ValueError(f"unknown stream {name!r}; valid: {', '.join(STREAMS)}") from None
         return np.random.Generator(np.random.PCG64(child))
 
+    def round(self, k: int) -> Streams:
+        """Independent streams for round ``k`` of a campaign: a run resumed at round ``k``
+        draws exactly what an uninterrupted run would have."""
+        child = Streams.__new__(Streams)
+        child.seed = self.seed
+        children = np.random.SeedSequence([self.seed, k]).spawn(len(STREAMS))
+        child._children = dict(zip(STREAMS, children, strict=True))
+        return child
+
     def int_seed(self, name: str) -> int:
         """A 31-bit integer for libraries that only take an int (VW, torch)."""
         return int(self.fresh(name).integers(0, 2**31 - 1))

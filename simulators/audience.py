@@ -190,6 +190,22 @@ class AudienceSimulator:
             p *= f + (1 - f) * np.exp(-shown / self._fatigue.scale)
         return p
 
+    # -- state, for campaigns played in resumable rounds ---------------------------------------
+    def state(self) -> dict:
+        """What changes as impressions are served: fatigue counts, drifted tastes, clock."""
+        return {
+            "shown": dict(self._shown),
+            "clock": self._clock,
+            "tastes": {k: v.tolist() for k, v in self.tastes.items()},
+        }
+
+    def restore(self, state: dict, drift_rng: np.random.Generator) -> None:
+        """Continue from ``state``; drift draws come from ``drift_rng`` from now on."""
+        self._shown = {k: int(v) for k, v in state["shown"].items()}
+        self._clock = int(state["clock"])
+        self.tastes = {k: np.asarray(v, dtype=float) for k, v in state["tastes"].items()}
+        self._drift_rng = drift_rng
+
     # -- time -------------------------------------------------------------------------------
     def served(self, creative: Creative) -> None:
         if self._fatigue.scale > 0:

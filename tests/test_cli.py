@@ -103,12 +103,38 @@ def test_a_run_logs_what_evaluate_reads(runner, tmp_path):
     """The decisions a run stores (with their probabilities) feed off-policy evaluation,
     and the run's VW policy is a stored version."""
     config = write_config(tmp_path)
-    summary = json.loads(runner.invoke(main, [
-        "run", "-c", str(config), "-n", "1500", "--json", "--state-dir", str(tmp_path / "s"),
-        *FAST]).output)
+    summary = json.loads(
+        runner.invoke(
+            main,
+            [
+                "run",
+                "-c",
+                str(config),
+                "-n",
+                "1500",
+                "--json",
+                "--state-dir",
+                str(tmp_path / "s"),
+                *FAST,
+            ],
+        ).output
+    )
     version = summary["policy_version"]
-    result = runner.invoke(main, ["evaluate", "-c", str(config), "--target", "uniform",
-                                  "--target", f"policy:{version}", "--ci", "normal", "--json"])
+    result = runner.invoke(
+        main,
+        [
+            "evaluate",
+            "-c",
+            str(config),
+            "--target",
+            "uniform",
+            "--target",
+            f"policy:{version}",
+            "--ci",
+            "normal",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     evaluation = json.loads(result.output)
     assert evaluation["events"] == 1500

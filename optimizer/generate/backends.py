@@ -12,10 +12,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Protocol
 
 from optimizer.errors import OptimizerError
-from optimizer.generate.model import ModelInfo, load_causal_lm
+from optimizer.generate.model import ModelInfo, file_digest, load_causal_lm
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,56 @@ class TransformersBackend:
         if threads:
             torch.set_num_threads(threads)
         self.model, self.tokenizer, self.info, self.device = load_causal_lm(model, device)
+        self.base_info = self.info
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.batch_size = batch_size
+
+    # -- LoRA versions (the refresh stage) ------------------------------------------------------
+    def trainable(self, rank: int = 8):
+        """The model with a LoRA adapter on the attention projections, ready to train."""
+        from peft import LoraConfig, PeftModel, get_peft_model
+
+        if not isinstance(self.model, PeftModel):
+            config = LoraConfig(
+                r=rank,
+                lora_alpha=2 * rank,
+                lora_dropout=0.0,
+                target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+                task_type="CAUSAL_LM",
+            )
+            self.model = get_peft_model(self.model, config)
+        return self.model
+
+    def save_adapter(self, folder: Path) -> str:
+        """Save the adapter, make it the served version; returns the version string."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(folder)
+        digest = file_digest(folder / "adapter_model.safetensors")
+        self.info = ModelInfo(
+            id=self.base_info.id,
+            revision=self.base_info.revision,
+            path=self.base_info.path,
+            adapter=f"lora-{digest[:10]}",
+        )
+        return self.info.version
+
+    def load_adapter(self, folder: Path) -> str:
+        """Serve (and keep training) the adapter saved in ``folder``."""
+        from peft import PeftModel
+
+        base = self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
+        self.model = PeftModel.from_pretrained(base, folder, is_trainable=True)
+        self.model.eval()
+        digest = file_digest(folder / "adapter_model.safetensors")
+        self.info = ModelInfo(
+            id=self.base_info.id,
+            revision=self.base_info.revision,
+            path=self.base_info.path,
+            adapter=f"lora-{digest[:10]}",
+        )
+        return self.info.version
 
     def _prompt(self, r: ChatRequest) -> str:
         messages = [{"role": "system", "content": r.system}, {"role": "user", "content": r.user}]

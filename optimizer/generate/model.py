@@ -31,10 +31,12 @@ class ModelInfo:
     id: str
     revision: str
     path: str
+    adapter: str | None = None  # a LoRA adapter on top, from the refresh stage
 
     @property
     def version(self) -> str:
-        return f"{self.id}@{self.revision[:12]}"
+        base = f"{self.id}@{self.revision.split(':')[-1][:12]}"
+        return f"{base}+{self.adapter}" if self.adapter else base
 
 
 def cache_root() -> Path:

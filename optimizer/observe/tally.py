@@ -33,6 +33,7 @@ class Tally:
     clicks: float = 0.0
     expected: float = 0.0
     oracle_expected: float = 0.0
+    uniform_expected: float = 0.0
     segments: dict[str, SegmentTally] = field(default_factory=dict)
 
     def add(self, fb: Feedback, candidates: Sequence[Creative]) -> None:
@@ -55,6 +56,7 @@ class Tally:
         if fb.expected is not None:
             self.expected += fb.expected[d.candidates.index(d.chosen)]
             self.oracle_expected += max(fb.expected)
+            self.uniform_expected += sum(fb.expected) / len(fb.expected)
 
     @property
     def ctr(self) -> float:

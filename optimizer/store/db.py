@@ -25,11 +25,13 @@ from optimizer.store.models import (
     CampaignRow,
     CreativeRow,
     DecisionRow,
+    GeneratorRow,
     Meta,
     PolicyRow,
     QuarantineRow,
     ReportRow,
     RewardRow,
+    RoundRow,
     RunRow,
     ScreeningRow,
     SegmentRow,
@@ -240,6 +242,26 @@ class Store:
             for r in self.creatives(campaign, "active")
         ]
 
+    def segment_creative_stats(self, campaign: str) -> dict[tuple[str, str], tuple[int, float]]:
+        """(segment, creative id) -> (impressions, clicks) over the campaign's decisions."""
+        with Session(self.engine) as s:
+            q = (
+                select(
+                    DecisionRow.segment,
+                    DecisionRow.chosen,
+                    func.count(),
+                    func.coalesce(func.sum(RewardRow.value), 0),
+                )
+                .select_from(DecisionRow)
+                .outerjoin(
+                    RewardRow,
+                    (RewardRow.event_id == DecisionRow.event_id) & (RewardRow.kind == "click"),
+                )
+                .where(DecisionRow.campaign == campaign)
+                .group_by(DecisionRow.segment, DecisionRow.chosen)
+            )
+            return {(seg or "", cid): (int(n), float(c)) for seg, cid, n, c in s.execute(q)}
+
     def creative_stats(self, campaign: str) -> dict[str, tuple[int, float]]:
         """creative id -> (impressions, clicks) over every stored decision of the campaign."""
         with Session(self.engine) as s:
@@ -420,6 +442,38 @@ class Store:
         )
         with self.engine.connect() as conn:
             return int(conn.execute(q).scalar_one())
+
+    def save_round(
+        self,
+        row: RoundRow,
+        retire: Sequence[tuple[str, str]] = (),
+        generator: GeneratorRow | None = None,
+    ) -> None:
+        """Commit a round: its metrics, creatives retired for good, a new generator."""
+        self.flush()
+        with Session(self.engine) as s:
+            s.merge(row)
+            for cid, reason in retire:
+                creative = s.get(CreativeRow, cid)
+                if creative is not None and creative.status == "active":
+                    creative.status, creative.retired_reason = "retired", reason
+                    creative.retired_at = utcnow()
+                    s.add(creative)
+            if generator is not None:
+                s.merge(generator)
+            s.commit()
+
+    def rounds(self, campaign: str, run_id: str | None = None) -> list[RoundRow]:
+        with Session(self.engine) as s:
+            q = select(RoundRow).where(RoundRow.campaign == campaign)
+            if run_id is not None:
+                q = q.where(RoundRow.run_id == run_id)
+            return list(s.execute(q.order_by(RoundRow.created_at, RoundRow.round)).scalars())
+
+    def generators(self, campaign: str) -> list[GeneratorRow]:
+        with Session(self.engine) as s:
+            q = select(GeneratorRow).where(GeneratorRow.campaign == campaign)
+            return list(s.execute(q.order_by(GeneratorRow.created_at)).scalars())
 
     def count_events(self, campaign: str | None = None) -> tuple[int, int]:
         with Session(self.engine) as s:

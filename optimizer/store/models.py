@@ -151,7 +151,8 @@ class ReportRow(SQLModel, table=True):
 
 
 class PolicyRow(SQLModel, table=True):
-    """A saved, versioned allocation policy (learned from logs or by a run)."""
+    """A saved, versioned model: an allocation policy (kind ``vw``, learned from logs or by
+    a run) or a creative scorer (kind ``scorer``)."""
 
     __tablename__ = "policy"
     version: str = Field(primary_key=True)
@@ -161,4 +162,30 @@ class PolicyRow(SQLModel, table=True):
     source: str  # logs | run
     events: int = 0
     metrics: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RoundRow(SQLModel, table=True):
+    """One completed round of a campaign played in rounds, with everything the report
+    plots: CTRs, shares, regret, prompts, retirements, generator versions."""
+
+    __tablename__ = "round"
+    run_id: str = Field(primary_key=True)
+    round: int = Field(primary_key=True)
+    campaign: str = Field(index=True)
+    refresh: bool
+    metrics: dict = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class GeneratorRow(SQLModel, table=True):
+    """A generator version: the base model, or a LoRA adapter trained by the refresh."""
+
+    __tablename__ = "generator"
+    version: str = Field(primary_key=True)
+    campaign: str = Field(index=True)
+    base: str
+    adapter: str | None = None
+    data_hash: str | None = None
+    metrics: dict = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,67 @@
+"""Assess: each creative's click-through rate per segment, corrected for how the bandit
+served it.
+
+The bandit shows creatives unequally and in response to users, so a creative's raw CTR is
+biased. For creative ``c`` in segment ``s`` we estimate the value of the policy "always
+show ``c``" from every logged event of ``s`` in which ``c`` was a candidate, with inverse
+propensity weighting: ``x_i = 1[a_i = c] r_i / p_i``, estimate ``mean(x)`` and a normal 95%
+interval ``mean +- 1.96 sd(x) / sqrt(n)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from optimizer.records import Feedback
+
+Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Assessment:
+    segment: str
+    creative_id: str
+    ctr: float
+    low: float
+    high: float
+    events: int  # events of the segment in which it was a candidate
+    shown: int
+
+
+class CreativeStats:
+    """Running sums per (segment, creative): events as a candidate, times shown, sum x,
+    sum x^2, clicks (JSON-serialisable)."""
+
+    def __init__(self, data: dict[str, list[float]] | None = None) -> None:
+        self.data: dict[str, list[float]] = data or {}
+
+    @staticmethod
+    def key(segment: str, creative_id: str) -> str:
+        return f"{segment}\x1f{creative_id}"
+
+    def update(self, feedbacks: Iterable[Feedback]) -> None:
+        for fb in feedbacks:
+            d = fb.decision
+            seg = d.context.segment
+            for cid in d.candidates:
+                row = self.data.setdefault(self.key(seg, cid), [0.0, 0.0, 0.0, 0.0, 0.0])
+                row[0] += 1
+                if cid == d.chosen:
+                    x = fb.reward / d.probability
+                    row[1] += 1
+                    row[2] += x
+                    row[3] += x * x
+                    row[4] += fb.reward
+
+    def assess(self, segment: str, creative_id: str) -> Assessment:
+        n, shown, s1, s2, _ = self.data.get(self.key(segment, creative_id), [0.0] * 5)
+        if n == 0:
+            return Assessment(segment, creative_id, 0.0, 0.0, 1.0, 0, 0)
+        mean = s1 / n
+        var = max(s2 / n - mean * mean, 0.0)
+        half = Z95 * math.sqrt(var / n) if n > 1 else 1.0
+        return Assessment(
+            segment, creative_id, mean, max(mean - half, 0.0), mean + half, int(n), int(shown)
+        )

@@ -1,0 +1,68 @@
+"""Retire: creatives confidently worse than their segment's best, or fatigued."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from optimizer.refresh.assess import Assessment
+
+
+@dataclass(frozen=True)
+class Retirement:
+    segment: str
+    creative_id: str
+    reason: str
+
+
+def choose_retirements(
+    assessments: Mapping[str, Sequence[Assessment]],
+    recent: Mapping[tuple[str, str], Assessment],
+    previous: Mapping[tuple[str, str], float],
+    min_events: int = 300,
+    fatigue_drop: float = 0.5,
+    keep_at_least: int = 2,
+) -> list[Retirement]:
+    """Per segment: retire a creative whose interval (``assessments``, all rounds) lies
+    wholly below the best creative's lower bound, or whose CTR this round (``recent``) fell
+    below ``fatigue_drop`` of its estimate before this round (``previous``) with the
+    round's upper bound below that estimate too. Only creatives with ``min_events``
+    events are judged; the ``keep_at_least`` best always stay."""
+    out = []
+    for segment, rows in assessments.items():
+        ranked = sorted(rows, key=lambda a: -a.ctr)
+        protected = {a.creative_id for a in ranked[:keep_at_least]}
+        mature = [a for a in ranked if a.events >= min_events]
+        if not mature:
+            continue
+        best = max(mature, key=lambda a: a.low)
+        for a in mature:
+            if a.creative_id in protected:
+                continue
+            if a.high < best.low:
+                out.append(
+                    Retirement(
+                        segment,
+                        a.creative_id,
+                        f"confidently worse than {best.creative_id} in {segment}: "
+                        f"CTR {a.ctr:.4f} [{a.low:.4f}, {a.high:.4f}] below "
+                        f"{best.ctr:.4f} [{best.low:.4f}, {best.high:.4f}]",
+                    )
+                )
+                continue
+            before = previous.get((segment, a.creative_id))
+            now = recent.get((segment, a.creative_id))
+            if (
+                before
+                and now
+                and now.events >= min_events
+                and (now.ctr < fatigue_drop * before and now.high < before)
+            ):
+                out.append(
+                    Retirement(
+                        segment,
+                        a.creative_id,
+                        f"fatigued in {segment}: CTR {now.ctr:.4f} this round, {before:.4f} before",
+                    )
+                )
+    return out
