@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from optimizer.records import Context, Decision, Feedback
 from optimizer.refresh.assess import CreativeStats
