@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 import shutil
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
@@ -205,6 +206,10 @@ class Campaign:
         cfg = self.cfg
         sim = self.simulator(state, k)
         pool = self._pool(state)
+        # wall time per stage: stored with the round, kept out of the checkpoint (which must
+        # be identical for a resumed run)
+        self.seconds = Counter()
+        t0 = time.perf_counter()
 
         # 1. Allocate and observe: M impressions, events logged with their probabilities.
         served: list[Feedback] = []
@@ -234,6 +239,8 @@ class Campaign:
             bar,
         )
 
+        self.seconds["allocate"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
         # 2. Assess: propensity-corrected CTR per segment and creative, all rounds and this one.
         previous = {
             (s, c): state.stats.assess(s, c).ctr for s, ids in state.pool.items() for c in ids
@@ -249,6 +256,8 @@ class Campaign:
         }
         self._prompt_rewards(state, served)
         metrics = self._round_metrics(k, tally, state, assessments)
+        self.seconds["assess"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
 
         retired: list[tuple[str, str]] = []
         generator_row = None
@@ -264,13 +273,19 @@ class Campaign:
                 metrics["retirements"].append(dataclasses.asdict(ret))
                 if not any(ret.creative_id in ids for ids in state.pool.values()):
                     retired.append((ret.creative_id, ret.reason))
+            self.seconds["retire"] += time.perf_counter() - t0
             if self.generate and cfg.prompts:
+                t0 = time.perf_counter()
                 # 4. Rewrite prompts from evidence; retire the weakest.
                 self._rewrite_prompts(state, assessments, k, streams, metrics)
+                self.seconds["prompts"] += time.perf_counter() - t0
                 # 5. Regenerate: fill each segment back to pool_size, best-scored first.
                 self._regenerate(state, k, streams, metrics)
+                t0 = time.perf_counter()
                 # 6. Refresh the generator with LoRA on the winners, every few rounds.
                 generator_row = self._finetune(state, assessments, k, metrics)
+                self.seconds["finetune"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
 
         # 7. Commit: the checkpoint, then the round in the store.
         state.simulator = sim.state()
@@ -291,12 +306,18 @@ class Campaign:
                     round=k,
                     campaign=cfg.name,
                     refresh=self.refresh,
-                    metrics=metrics,
+                    metrics={**metrics, "seconds": self._rounded_seconds(t0)},
                 ),
                 retired,
                 generator_row,
             )
+        self.last_seconds = self._rounded_seconds(t0)
         return state
+
+    def _rounded_seconds(self, commit_start: float) -> dict[str, float]:
+        seconds = dict(self.seconds)
+        seconds["commit"] = time.perf_counter() - commit_start
+        return {k: round(v, 3) for k, v in seconds.items()}
 
     # -- pieces of a round ---------------------------------------------------------------------
     def _prompt_rewards(self, state: State, served: list[Feedback]) -> None:
@@ -419,7 +440,9 @@ class Campaign:
                 outcomes.append(
                     Outcome(segment, c.headline, c.body, c.cta, int(shown), int(clicks))
                 )
+        t_fit = time.perf_counter()
         scorer = CreativeScorer(self.screener.embedder).fit(outcomes) if outcomes else None
+        self.seconds["rank"] += time.perf_counter() - t_fit
         live = [state.creatives[i] for ids in state.pool.values() for i in ids]
         for segment, need in sorted(openings.items()):
             budget = thompson_budget(
@@ -435,7 +458,10 @@ class Campaign:
                         ]
                     }
                 )
+                t0 = time.perf_counter()
                 candidates += generate_candidates(cfg, self.backend, rng, [segment], n)
+                self.seconds["generate"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
             made = [
                 dataclasses.replace(c.creative, lineage={**c.creative.lineage, "round": k})
                 for c in candidates
@@ -443,9 +469,12 @@ class Campaign:
             ]
             verdicts = self.screener.screen(made, pool=live, select=False)
             kept = [v.creative for v in verdicts if v.kept]
+            self.seconds["filter"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
             if scorer is not None and kept:
                 pred = scorer.predict(segment, [(c.headline, c.body, c.cta) for c in kept])
                 kept = [kept[i] for i in np.argsort(-pred)]
+            self.seconds["rank"] += time.perf_counter() - t0
             chosen = with_text_features(kept[:need], self.screener.embedder)
             for c in chosen:
                 state.creatives[c.id] = c
