@@ -54,6 +54,13 @@ batch_option = click.option(
 )
 
 
+def campaign_options(func: Callable) -> Callable:
+    """``--campaign NAME`` or ``--config FILE`` to name the campaign, and ``--db``."""
+    func = db_option(func)
+    func = config_option(required=False)(func)
+    return click.option("--campaign", "name", help="Campaign name (or give --config).")(func)
+
+
 def policy_option(default: str | None = None) -> Callable:
     return click.option(
         "--policy",
@@ -455,9 +462,7 @@ def ingest(
 
 
 @main.command(context_settings=CONTEXT)
-@click.option("--campaign", "name", help="Campaign name (or give --config).")
-@config_option(required=False)
-@db_option
+@campaign_options
 @click.option(
     "--exploration",
     default="squarecb",
@@ -519,9 +524,7 @@ def learn(
 
 
 @main.command(context_settings=CONTEXT)
-@click.option("--campaign", "name", help="Campaign name (or give --config).")
-@config_option(required=False)
-@db_option
+@campaign_options
 @click.option(
     "--target",
     "targets",
@@ -638,9 +641,7 @@ def scorer() -> None:
 
 
 @scorer.command("fit", context_settings=CONTEXT)
-@click.option("--campaign", "name", help="Campaign name (or give --config).")
-@config_option(required=False)
-@db_option
+@campaign_options
 @click.option(
     "--state-dir",
     type=click.Path(file_okay=False),
@@ -744,9 +745,7 @@ def scorer_predict(
 
 
 @main.command(context_settings=CONTEXT)
-@click.option("--campaign", "name", help="Campaign name (or give --config).")
-@config_option(required=False)
-@db_option
+@campaign_options
 @click.option(
     "--out",
     "out_dir",

@@ -95,14 +95,7 @@ class TransformersBackend:
         """Save the adapter, make it the served version; returns the version string."""
         folder.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(folder)
-        digest = file_digest(folder / "adapter_model.safetensors")
-        self.info = ModelInfo(
-            id=self.base_info.id,
-            revision=self.base_info.revision,
-            path=self.base_info.path,
-            adapter=f"lora-{digest[:10]}",
-        )
-        return self.info.version
+        return self._serve_adapter(folder)
 
     def load_adapter(self, folder: Path) -> str:
         """Serve (and keep training) the adapter saved in ``folder``."""
@@ -111,13 +104,13 @@ class TransformersBackend:
         base = self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
         self.model = PeftModel.from_pretrained(base, folder, is_trainable=True)
         self.model.eval()
+        return self._serve_adapter(folder)
+
+    def _serve_adapter(self, folder: Path) -> str:
+        """The version string of the adapter in ``folder``: the base and the file's hash."""
         digest = file_digest(folder / "adapter_model.safetensors")
-        self.info = ModelInfo(
-            id=self.base_info.id,
-            revision=self.base_info.revision,
-            path=self.base_info.path,
-            adapter=f"lora-{digest[:10]}",
-        )
+        b = self.base_info
+        self.info = ModelInfo(b.id, b.revision, b.path, adapter=f"lora-{digest[:10]}")
         return self.info.version
 
     def _prompt(self, r: ChatRequest) -> str:
