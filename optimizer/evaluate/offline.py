@@ -24,25 +24,26 @@ def target_inputs(
     dists = target.distributions(events, cands)
     n = len(events)
     target_p, dm, q_logged = np.empty(n), np.empty(n), np.empty(n)
-    q_cache: dict[tuple, np.ndarray] = {}
-    mass: dict[str, float] = {}
+    # Targets that ignore the user's features hand out one array per candidate set, so the
+    # reward model's terms are computed once per (fold, segment, candidates, distribution).
+    cache: dict[tuple, tuple[np.ndarray, float]] = {}
+    played: set[str] = set()
+    folds = fold.tolist()
     for i, (segment, chosen, c, dist) in enumerate(
         zip(events["segment"], events["chosen"], cands, dists, strict=True)
     ):
-        key = (int(fold[i]), segment, c)
-        q = q_cache.get(key)
-        if q is None:
-            q = q_cache[key] = models[fold[i]].predict(segment, c)
+        key = (folds[i], segment, c, id(dist))
+        hit = cache.get(key)
+        if hit is None:
+            q = models[folds[i]].predict(segment, c)
+            hit = cache[key] = (q, float(dist @ q))
+            played.update(a for a, p in zip(c, dist, strict=True) if p > 0)
+        q, dm[i] = hit
         j = c.index(chosen)
         target_p[i] = dist[j]
-        dm[i] = float(dist @ q)
         q_logged[i] = q[j]
-        if i < 100_000 or i % 97 == 0:  # enough to find the actions the target plays
-            for a, p in zip(c, dist, strict=True):
-                if p > 0:
-                    mass[a] = mass.get(a, 0.0) + p
     logged = set(events["chosen"])
-    unseen = sorted(a for a in mass if a not in logged)
+    unseen = sorted(a for a in played if a not in logged)
     inputs = Inputs(
         reward=events["reward"].to_numpy(float),
         logged_p=events["probability"].to_numpy(float),

@@ -30,7 +30,8 @@ class UniformTarget:
     def distributions(
         self, events: pd.DataFrame, cands: Sequence[tuple[str, ...]]
     ) -> list[np.ndarray]:
-        return [np.full(len(c), 1.0 / len(c)) for c in cands]
+        shared: dict[int, np.ndarray] = {}
+        return [shared.setdefault(len(c), np.full(len(c), 1.0 / len(c))) for c in cands]
 
 
 class StaticTarget:
@@ -109,13 +110,20 @@ class StaticTarget:
         self, events: pd.DataFrame, cands: Sequence[tuple[str, ...]]
     ) -> list[np.ndarray]:
         out, self.uncovered = [], 0
+        shared: dict[tuple, tuple[np.ndarray, bool]] = {}
         for segment, c in zip(events["segment"], cands, strict=True):
-            table = self.segment_p.get(segment or "", self.global_p)
-            p = np.array([table.get(a, 0.0) for a in c])
-            if p.sum() <= 0:
-                self.uncovered += 1
-                p = np.ones(len(c))
-            out.append(p / p.sum())
+            key = (segment, c)
+            hit = shared.get(key)
+            if hit is None:
+                table = self.segment_p.get(segment or "", self.global_p)
+                p = np.array([table.get(a, 0.0) for a in c])
+                covered = p.sum() > 0
+                hit = shared[key] = (
+                    p / p.sum() if covered else np.full(len(c), 1 / len(c)),
+                    covered,
+                )
+            self.uncovered += not hit[1]
+            out.append(hit[0])
         return out
 
 
