@@ -45,6 +45,13 @@ seed_option = click.option(
     show_envvar=True,
     help="Seed for every random stream; overrides the config's seed.",
 )
+state_dir_option = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    default="runs",
+    show_default=True,
+    help="Folder for saved models and round checkpoints.",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 batch_option = click.option(
     "--batch-size",
@@ -168,13 +175,7 @@ def main() -> None:
 @seed_option
 @db_option
 @batch_option
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False),
-    default="runs",
-    show_default=True,
-    help="Folder for saved policy models.",
-)
+@state_dir_option
 @click.option(
     "--generate/--no-generate",
     default=True,
@@ -478,13 +479,7 @@ def ingest(
     help="Hold out the latest share of events for evaluate.",
 )
 @seed_option
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False),
-    default="runs",
-    show_default=True,
-    help="Folder for saved policy models.",
-)
+@state_dir_option
 @json_option
 @domain_errors
 def learn(
@@ -642,13 +637,7 @@ def scorer() -> None:
 
 @scorer.command("fit", context_settings=CONTEXT)
 @campaign_options
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False),
-    default="runs",
-    show_default=True,
-    help="Folder for saved models.",
-)
+@state_dir_option
 @seed_option
 @json_option
 @domain_errors
