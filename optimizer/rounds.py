@@ -472,8 +472,24 @@ class Campaign:
             self.seconds["filter"] += time.perf_counter() - t0
             t0 = time.perf_counter()
             if scorer is not None and kept:
+                # rank by predicted CTR and admit only candidates predicted to beat the
+                # segment's active creatives on average: a replacement must not dilute
+                # the pool (the 135M generator mostly writes weaker copy than what won)
                 pred = scorer.predict(segment, [(c.headline, c.body, c.cta) for c in kept])
-                kept = [kept[i] for i in np.argsort(-pred)]
+                active = [state.creatives[i] for i in state.pool[segment]]
+                bar = (
+                    float(
+                        np.mean(
+                            scorer.predict(segment, [(c.headline, c.body, c.cta) for c in active])
+                        )
+                    )
+                    if active
+                    else 0.0
+                )
+                order = [i for i in np.argsort(-pred) if pred[i] >= bar]
+                metrics.setdefault("gated_out", 0)
+                metrics["gated_out"] += len(kept) - len(order)
+                kept = [kept[i] for i in order]
             self.seconds["rank"] += time.perf_counter() - t0
             chosen = with_text_features(kept[:need], self.screener.embedder)
             for c in chosen:

@@ -75,3 +75,40 @@ def test_run_generates_filters_and_allocates(tmp_path):
     assert served <= active and len(served) == pool["creatives"]
     assert summary["policy"]["impressions"] == 1500
     assert store.count_events("stride-spring") == (1500, 1500)
+
+
+@pytest.mark.slow
+def test_a_round_with_the_whole_refresh(tmp_path):
+    """One round with generation on: prompts rewritten, replacements generated and ranked,
+    a LoRA refresh, and its version in the store and the report."""
+    from optimizer.config import load_config
+    from optimizer.report import write_report
+    from optimizer.rounds import run_rounds
+
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["generation"]["n_per_prompt"] = 1
+    data["refresh"] = {
+        "pool_size": 6,
+        "min_events": 50,
+        "candidates_per_slot": 1,
+        "finetune": {"every": 1, "steps": 1, "batch_size": 2, "min_examples": 1},
+    }
+    data["database_url"] = f"sqlite:///{tmp_path}/r.db"
+    path = tmp_path / "round.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    cfg = load_config(path)
+    store = Store(cfg.database_url)
+    summary = run_rounds(cfg, 1, 2_000, True, store, tmp_path / "state")
+    (row,) = store.rounds(cfg.name)
+    m = row.metrics
+    assert m["prompt_written"]["parent"] in ("benefit", "direct")
+    assert {"allocate", "assess", "retire", "prompts", "finetune", "commit"} <= set(m["seconds"])
+    assert m["finetune_data"]["sft"] >= 1
+    version = m["generator_refresh"]["version"]
+    assert "+lora-" in version and summary["generator"] == version
+    assert [g.version for g in store.generators(cfg.name)] == [version]
+    for new in m["new_creatives"]:
+        stored = next(c for c in store.creatives(cfg.name) if c.id == new["id"])
+        assert stored.lineage["round"] == 1 and stored.source == "generated"
+    page = write_report(store, cfg.name, tmp_path / "report").read_text()
+    assert version in page

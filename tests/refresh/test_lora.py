@@ -9,14 +9,27 @@ from optimizer.generate.backends import TransformersBackend
 from optimizer.refresh.finetune import lora_refresh
 
 SFT = [
-    {"messages": [{"role": "system", "content": "You write ads."},
-                  {"role": "user", "content": "Write an ad for trail shoes."},
-                  {"role": "assistant", "content": "Headline: Grip that owns the trail\n"
-                                                   "Body: Lugs bite into mud and rock."}]},
-    {"messages": [{"role": "system", "content": "You write ads."},
-                  {"role": "user", "content": "Write an ad for comfy shoes."},
-                  {"role": "assistant", "content": "Headline: Comfort from the first step\n"
-                                                   "Body: Plush cushion for easy miles."}]},
+    {
+        "messages": [
+            {"role": "system", "content": "You write ads."},
+            {"role": "user", "content": "Write an ad for trail shoes."},
+            {
+                "role": "assistant",
+                "content": "Headline: Grip that owns the trail\nBody: Lugs bite into mud and rock.",
+            },
+        ]
+    },
+    {
+        "messages": [
+            {"role": "system", "content": "You write ads."},
+            {"role": "user", "content": "Write an ad for comfy shoes."},
+            {
+                "role": "assistant",
+                "content": "Headline: Comfort from the first step\n"
+                "Body: Plush cushion for easy miles.",
+            },
+        ]
+    },
 ]
 
 
@@ -31,8 +44,17 @@ def test_lora_refresh_changes_the_model_and_reloads_exactly(tmp_path):
     backend = TransformersBackend("smollm2", batch_size=2)
     base_version = backend.info.version
     before = logits(backend)
-    version = lora_refresh(backend, SFT, tmp_path / "adapter", steps=3, batch_size=2,
-                           learning_rate=5e-3, rank=4, seed=0, data_hash="d")
+    version = lora_refresh(
+        backend,
+        SFT,
+        tmp_path / "adapter",
+        steps=3,
+        batch_size=2,
+        learning_rate=5e-3,
+        rank=4,
+        seed=0,
+        data_hash="d",
+    )
     after = logits(backend)
     assert not torch.allclose(before, after)  # the update changed the model
     assert version.version == backend.info.version != base_version

@@ -22,8 +22,9 @@ from optimizer.refresh.prompts import (
 
 
 def c(headline, body="", segment="beginners", prompt="benefit"):
-    return Creative.from_text("stride-spring", headline, body, "Shop now", segment=segment,
-                              prompt_id=prompt)
+    return Creative.from_text(
+        "stride-spring", headline, body, "Shop now", segment=segment, prompt_id=prompt
+    )
 
 
 def test_thompson_budget_favours_the_better_prompt():
@@ -44,18 +45,24 @@ def test_mutation_carries_what_the_winners_did(example_cfg):
     assert (child.parent, child.round, child.source) == ("benefit", 3, "mutation")
     assert "Mention: " in child.template and "Keep the headline to about" in child.template
     # the child still renders: no stray {braces} from the winners or the instruction
-    request = render(example_cfg, PromptVariant(id=child.id, template=child.template),
-                     "trail_runners", [])
+    request = render(
+        example_cfg, PromptVariant(id=child.id, template=child.template), "trail_runners", []
+    )
     assert "Lead with (grip) and mud." in request.user
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("Focus on grip and comfort for trail runners.\nmore",
-     "Focus on grip and comfort for trail runners."),
-    ("ok", None),
-    ("Visit https://x.io for more ad ideas today", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        (
+            "Focus on grip and comfort for trail runners.\nmore",
+            "Focus on grip and comfort for trail runners.",
+        ),
+        ("ok", None),
+        ("Visit https://x.io for more ad ideas today", None),
+        ("", None),
+    ],
+)
 def test_clean_instruction(raw, expected):
     assert clean_instruction(raw) == expected
 
@@ -70,23 +77,34 @@ def test_weakest_prompts_retire_beyond_the_cap():
 def test_finetune_data_in_trl_formats(tmp_path):
     win, lose, mid = c("Comfort from step one"), c("Buy shoes"), c("Start running")
     creatives = {x.id: x for x in (win, lose, mid)}
-    assessments = {"beginners": [
-        Assessment("beginners", win.id, 0.06, 0.05, 0.07, 3000, 900),
-        Assessment("beginners", mid.id, 0.04, 0.02, 0.055, 3000, 500),
-        Assessment("beginners", lose.id, 0.01, 0.005, 0.015, 3000, 300)]}
+    assessments = {
+        "beginners": [
+            Assessment("beginners", win.id, 0.06, 0.05, 0.07, 3000, 900),
+            Assessment("beginners", mid.id, 0.04, 0.02, 0.055, 3000, 500),
+            Assessment("beginners", lose.id, 0.01, 0.005, 0.015, 3000, 300),
+        ]
+    }
 
     def messages(x):
         return [{"role": "system", "content": "s"}, {"role": "user", "content": x.headline}]
 
     sft, prefs = build_examples(assessments, creatives, messages, top=2)
     assert [r["messages"][-1]["content"].splitlines()[0] for r in sft] == [
-        "Headline: Comfort from step one", "Headline: Start running"]
+        "Headline: Comfort from step one",
+        "Headline: Start running",
+    ]
     assert all(r["messages"][-1]["role"] == "assistant" for r in sft)
     # only significant pairs: win vs lose, mid vs lose; never win vs mid (intervals overlap)
-    pairs = Counter((p["chosen"][0]["content"].splitlines()[0],
-                     p["rejected"][0]["content"].splitlines()[0]) for p in prefs)
-    assert pairs == Counter({("Headline: Comfort from step one", "Headline: Buy shoes"): 1,
-                             ("Headline: Start running", "Headline: Buy shoes"): 1})
+    pairs = Counter(
+        (p["chosen"][0]["content"].splitlines()[0], p["rejected"][0]["content"].splitlines()[0])
+        for p in prefs
+    )
+    assert pairs == Counter(
+        {
+            ("Headline: Comfort from step one", "Headline: Buy shoes"): 1,
+            ("Headline: Start running", "Headline: Buy shoes"): 1,
+        }
+    )
     digest = write_jsonl(prefs, tmp_path / "p.jsonl")
     rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
     assert {"prompt", "chosen", "rejected"} <= set(rows[0]) and len(digest) == 64
