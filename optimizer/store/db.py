@@ -264,20 +264,11 @@ class Store:
 
     def creative_stats(self, campaign: str) -> dict[str, tuple[int, float]]:
         """creative id -> (impressions, clicks) over every stored decision of the campaign."""
-        with Session(self.engine) as s:
-            q = (
-                select(
-                    DecisionRow.chosen, func.count(), func.coalesce(func.sum(RewardRow.value), 0)
-                )
-                .select_from(DecisionRow)
-                .outerjoin(
-                    RewardRow,
-                    (RewardRow.event_id == DecisionRow.event_id) & (RewardRow.kind == "click"),
-                )
-                .where(DecisionRow.campaign == campaign)
-                .group_by(DecisionRow.chosen)
-            )
-            return {cid: (int(n), float(c)) for cid, n, c in s.execute(q)}
+        out: dict[str, tuple[int, float]] = {}
+        for (_, cid), (n, clicks) in self.segment_creative_stats(campaign).items():
+            before = out.get(cid, (0, 0.0))
+            out[cid] = (before[0] + n, before[1] + clicks)
+        return out
 
     # -- runs ----------------------------------------------------------------------------------
     def start_run(self, run: RunRow) -> None:
@@ -416,21 +407,8 @@ class Store:
             .order_by(d.c.timestamp, d.c.event_id)
         )
         with self.engine.connect() as conn:
-            return pd.DataFrame(
-                conn.execute(q).all(),
-                columns=[
-                    "event_id",
-                    "timestamp",
-                    "segment",
-                    "context",
-                    "candidates",
-                    "chosen",
-                    "probability",
-                    "reward_kind",
-                    "reward_value",
-                    "reward_time",
-                ],
-            )
+            result = conn.execute(q)
+            return pd.DataFrame(result.all(), columns=list(result.keys()))
 
     def orphan_rewards(self) -> int:
         """Reward events whose decision is not stored."""
