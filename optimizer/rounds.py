@@ -242,9 +242,7 @@ class Campaign:
         self.seconds["allocate"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         # 2. Assess: propensity-corrected CTR per segment and creative, all rounds and this one.
-        previous = {
-            (s, c): state.stats.assess(s, c).ctr for s, ids in state.pool.items() for c in ids
-        }
+        previous = {(s, c): state.stats.assess(s, c) for s, ids in state.pool.items() for c in ids}
         state.stats.update(served)
         recent_stats = CreativeStats()
         recent_stats.update(served)
@@ -267,7 +265,13 @@ class Campaign:
 
             r = cfg.refresh
             for ret in choose_retirements(
-                assessments, recent, previous, r.min_events, r.fatigue_drop, keep_at_least=2
+                assessments,
+                recent,
+                previous,
+                r.min_events,
+                r.fatigue_drop,
+                keep_at_least=2,
+                capacity=r.pool_size,
             ):
                 state.pool[ret.segment].remove(ret.creative_id)
                 metrics["retirements"].append(dataclasses.asdict(ret))
@@ -492,6 +496,9 @@ class Campaign:
                 kept = [kept[i] for i in order]
             self.seconds["rank"] += time.perf_counter() - t0
             chosen = with_text_features(kept[:need], self.screener.embedder)
+            if len(chosen) < need:
+                # the slot stays open until a candidate is predicted to beat the pool
+                metrics.setdefault("unfilled", {})[segment] = need - len(chosen)
             for c in chosen:
                 state.creatives[c.id] = c
                 state.pool[segment].append(c.id)

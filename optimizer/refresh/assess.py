@@ -5,7 +5,8 @@ The bandit shows creatives unequally and in response to users, so a creative's r
 biased. For creative ``c`` in segment ``s`` we estimate the value of the policy "always
 show ``c``" from every logged event of ``s`` in which ``c`` was a candidate, with inverse
 propensity weighting: ``x_i = 1[a_i = c] r_i / p_i``, estimate ``mean(x)`` and a normal 95%
-interval ``mean +- 1.96 sd(x) / sqrt(n)``.
+interval ``mean +- 1.96 sd(x) / sqrt(n)``, whose variance counts one extra click so that a
+creative without clicks yet is not judged on a zero-width interval.
 """
 
 from __future__ import annotations
@@ -60,8 +61,14 @@ class CreativeStats:
         if n == 0:
             return Assessment(segment, creative_id, 0.0, 0.0, 1.0, 0, 0)
         mean = s1 / n
-        var = max(s2 / n - mean * mean, 0.0)
-        half = Z95 * math.sqrt(var / n) if n > 1 else 1.0
+        # Variance as if one more click had come at the creative's average propensity
+        # (shown / n): with few or no clicks the plain sample variance is 0 and the interval
+        # a degenerate [0, 0], which would retire a creative shown a handful of times.
+        # The plus-one click gives an upper bound of about 2 / shown in that case.
+        x0 = n / max(shown, 1.0)
+        m1, m2 = (s1 + x0) / (n + 1), (s2 + x0 * x0) / (n + 1)
+        var = max(s2 / n - mean * mean, m2 - m1 * m1, 0.0)
+        half = Z95 * math.sqrt(var / n)
         return Assessment(
             segment, creative_id, mean, max(mean - half, 0.0), mean + half, int(n), int(shown)
         )

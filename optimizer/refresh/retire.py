@@ -18,16 +18,20 @@ class Retirement:
 def choose_retirements(
     assessments: Mapping[str, Sequence[Assessment]],
     recent: Mapping[tuple[str, str], Assessment],
-    previous: Mapping[tuple[str, str], float],
+    previous: Mapping[tuple[str, str], Assessment],
     min_events: int = 300,
     fatigue_drop: float = 0.5,
     keep_at_least: int = 2,
+    capacity: int | None = None,
 ) -> list[Retirement]:
     """Per segment: retire a creative whose interval (``assessments``, all rounds) lies
     wholly below the best creative's lower bound, or whose CTR this round (``recent``) fell
     below ``fatigue_drop`` of its estimate before this round (``previous``) with the
-    round's upper bound below that estimate too. Only creatives with ``min_events``
-    events are judged; the ``keep_at_least`` best always stay."""
+    round's upper bound below that estimate's lower bound. Only creatives with ``min_events``
+    events are judged; the ``keep_at_least`` best always stay. Then, while a segment holds
+    more than ``capacity`` creatives, the mature one with the lowest upper bound retires if
+    that bound lies below the best's estimate (a creative the bandit has hardly shown keeps
+    a wide interval, and so its place, until the evidence is in)."""
     out = []
     for segment, rows in assessments.items():
         ranked = sorted(rows, key=lambda a: -a.ctr)
@@ -56,13 +60,36 @@ def choose_retirements(
                 before
                 and now
                 and now.events >= min_events
-                and (now.ctr < fatigue_drop * before and now.high < before)
+                and (now.ctr < fatigue_drop * before.ctr and now.high < before.low)
             ):
                 out.append(
                     Retirement(
                         segment,
                         a.creative_id,
-                        f"fatigued in {segment}: CTR {now.ctr:.4f} this round, {before:.4f} before",
+                        f"fatigued in {segment}: CTR {now.ctr:.4f} [{now.low:.4f}, "
+                        f"{now.high:.4f}] this round, {before.ctr:.4f} [{before.low:.4f}, "
+                        f"{before.high:.4f}] before",
                     )
                 )
+        if capacity is None:
+            continue
+        gone = {r.creative_id for r in out if r.segment == segment}
+        left = len(rows) - len(gone)
+        for a in sorted(mature, key=lambda a: a.high):
+            if left <= capacity:
+                break
+            if a.high >= best.ctr:
+                break
+            if a.creative_id in protected or a.creative_id in gone:
+                continue
+            out.append(
+                Retirement(
+                    segment,
+                    a.creative_id,
+                    f"over the pool size {capacity} in {segment}: CTR {a.ctr:.4f} "
+                    f"[{a.low:.4f}, {a.high:.4f}], upper bound below the best's "
+                    f"{best.ctr:.4f} ({best.creative_id})",
+                )
+            )
+            left -= 1
     return out

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from optimizer.records import Context, Decision, Feedback
-from optimizer.refresh.assess import CreativeStats
+from optimizer.refresh.assess import Assessment, CreativeStats
 from optimizer.refresh.retire import choose_retirements
 
 
@@ -59,6 +59,54 @@ def test_retire_fatigued():
     now.update(feedbacks(20_000, probs, {"a": 0.06, "b": 0.01}, seed=2))
     rows = {"s": [before.assess("s", c) for c in probs]}
     recent = {("s", c): now.assess("s", c) for c in probs}
-    previous = {("s", c): before.assess("s", c).ctr for c in probs}
+    previous = {("s", c): before.assess("s", c) for c in probs}
     out = choose_retirements(rows, recent, previous, min_events=100, keep_at_least=0)
     assert [(r.creative_id, r.reason.split(":")[0]) for r in out] == [("b", "fatigued in s")]
+
+
+def test_a_few_impressions_without_a_click_do_not_retire():
+    """Shown 20 times with no click is what a 2% creative does two times in three: its
+    upper bound must stay above a 5% best's lower bound (a zero-width interval would not)."""
+    probs = {"a": 0.98, "b": 0.02}
+    rows = feedbacks(1_000, probs, {"a": 0.05, "b": 0.0}, seed=3)
+    stats = CreativeStats()
+    stats.update(rows)
+    b = stats.assess("s", "b")
+    assert 0 < b.shown <= 40 and b.ctr == 0.0
+    assert b.high > 1.5 / b.shown  # about 2 / shown: the rule of three's order
+    assessed = {"s": [stats.assess("s", c) for c in probs]}
+    assert choose_retirements(assessed, {}, {}, min_events=100, keep_at_least=1) == []
+    # the same creative shown 2,000 times without a click is confidently worse
+    stats.update(feedbacks(100_000, {"a": 0.98, "b": 0.02}, {"a": 0.05, "b": 0.0}, seed=4))
+    assessed = {"s": [stats.assess("s", c) for c in probs]}
+    out = choose_retirements(assessed, {}, {}, min_events=100, keep_at_least=1)
+    assert [r.creative_id for r in out] == ["b"]
+
+
+def test_over_capacity_the_lowest_upper_bounds_retire_once_the_evidence_is_in():
+    probs = {"a": 0.3, "b": 0.3, "c": 0.3, "d": 0.1}
+    ctrs = {"a": 0.06, "b": 0.03, "c": 0.02, "d": 0.02}
+    stats = CreativeStats()
+    stats.update(feedbacks(800, probs, ctrs, seed=5))
+    rows = {"s": [stats.assess("s", c) for c in probs]}
+    out = choose_retirements(rows, {}, {}, min_events=100, keep_at_least=1, capacity=2)
+    assert "a" not in [r.creative_id for r in out] and len(out) < 2  # too early to cut to 2
+    for r in out:
+        a = stats.assess("s", r.creative_id)
+        assert a.high < stats.assess("s", "a").ctr, r.reason  # evidence, not noise
+    # hand-made estimates: b's and c's upper bounds lie below a's estimate (but not below
+    # its lower bound, so neither is confidently worse); d was hardly shown
+    made = {
+        "s": [
+            Assessment("s", "a", 0.060, 0.050, 0.070, 5_000, 2_000),
+            Assessment("s", "b", 0.040, 0.030, 0.055, 5_000, 800),
+            Assessment("s", "c", 0.035, 0.020, 0.052, 5_000, 500),
+            Assessment("s", "d", 0.000, 0.000, 0.150, 5_000, 10),
+        ]
+    }
+    out = choose_retirements(made, {}, {}, min_events=100, keep_at_least=1, capacity=2)
+    assert [r.creative_id for r in out] == ["c", "b"]  # lowest upper bound first
+    assert all(r.reason.startswith("over the pool size 2 in s") for r in out)
+    out = choose_retirements(made, {}, {}, min_events=100, keep_at_least=1, capacity=3)
+    assert [r.creative_id for r in out] == ["c"]
+    assert choose_retirements(made, {}, {}, min_events=100, keep_at_least=1, capacity=4) == []
