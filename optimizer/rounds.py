@@ -260,7 +260,8 @@ class Campaign:
         retired: list[tuple[str, str]] = []
         generator_row = None
         if self.refresh:
-            # 3. Retire: confidently worse than the segment's best, or fatigued.
+            # 3. Retire: confidently worse than the segment's best, fatigued, or over the
+            # pool size.
             from optimizer.refresh.retire import choose_retirements
 
             r = cfg.refresh
