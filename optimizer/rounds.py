@@ -427,7 +427,7 @@ class Campaign:
         from optimizer.filter.features import with_text_features
         from optimizer.generate.pipeline import generate_candidates
         from optimizer.refresh.prompts import thompson_budget
-        from optimizer.refresh.scorer import CreativeScorer, Outcome
+        from optimizer.refresh.scorer import CreativeScorer, Outcome, admit
 
         r = self.cfg.refresh
         rng = streams.fresh("generate")
@@ -478,20 +478,17 @@ class Campaign:
             t0 = time.perf_counter()
             if scorer is not None and kept:
                 # rank by predicted CTR and admit only candidates predicted to beat the
-                # segment's active creatives on average: a replacement must not dilute
-                # the pool (the 135M generator mostly writes weaker copy than what won)
-                pred = scorer.predict(segment, [(c.headline, c.body, c.cta) for c in kept])
-                active = [state.creatives[i] for i in state.pool[segment]]
-                bar = (
-                    float(
-                        np.mean(
-                            scorer.predict(segment, [(c.headline, c.body, c.cta) for c in active])
-                        )
-                    )
-                    if active
-                    else 0.0
+                # segment's active creatives on average (the 135M generator mostly writes
+                # weaker copy than what won)
+                order = admit(
+                    scorer,
+                    segment,
+                    [(c.headline, c.body, c.cta) for c in kept],
+                    [
+                        (c.headline, c.body, c.cta)
+                        for c in map(state.creatives.get, state.pool[segment])
+                    ],
                 )
-                order = [i for i in np.argsort(-pred) if pred[i] >= bar]
                 metrics.setdefault("gated_out", 0)
                 metrics["gated_out"] += len(kept) - len(order)
                 kept = [kept[i] for i in order]

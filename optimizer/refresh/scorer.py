@@ -114,6 +114,21 @@ class CreativeScorer:
         return scorer
 
 
+def admit(
+    scorer: CreativeScorer,
+    segment: str,
+    candidates: Sequence[tuple[str, str, str]],
+    active: Sequence[tuple[str, str, str]],
+) -> list[int]:
+    """Indices of the candidates (headline, body, CTA) predicted to beat the segment's
+    ``active`` creatives on average, best first: a replacement must not dilute the pool."""
+    if not candidates:
+        return []
+    pred = scorer.predict(segment, candidates)
+    bar = float(np.mean(scorer.predict(segment, active))) if active else -np.inf
+    return [int(i) for i in np.argsort(-pred, kind="stable") if pred[i] >= bar]
+
+
 def pairwise_accuracy(scorer: CreativeScorer, outcomes: Sequence[Outcome]) -> float:
     """Share of pairs of creatives in the same segment whose CTR order the scorer gets right
     (pairs with equal observed CTR are skipped)."""
