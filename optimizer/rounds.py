@@ -486,7 +486,7 @@ class Campaign:
                     [(c.headline, c.body, c.cta) for c in kept],
                     [
                         (c.headline, c.body, c.cta)
-                        for c in map(state.creatives.get, state.pool[segment])
+                        for c in (state.creatives[i] for i in state.pool[segment])
                     ],
                 )
                 metrics.setdefault("gated_out", 0)
