@@ -315,7 +315,7 @@ def generate(
             f"{config_path}: prompts: no prompt variants; add at least "
             "one (see configs/example.yaml)"
         )
-    from optimizer.loop import run_key
+    from optimizer.identity import run_key
     from optimizer.rng import Streams
     from optimizer.screening import generate_and_screen, live_pool
     from optimizer.store import Store

@@ -6,10 +6,7 @@ is the allocate/observe inner loop shared by the campaign and the table-driven r
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -18,41 +15,17 @@ import numpy as np
 from optimizer.allocate import Policy, make_policy
 from optimizer.config import CampaignConfig
 from optimizer.generate import seed_creatives
+from optimizer.identity import Clock, library_versions, run_key
 from optimizer.observe import Tally, respond
+from optimizer.pool import Pool, build_pool
 from optimizer.records import Context, Creative, Decision, Feedback
 from optimizer.rng import Streams
 from simulators.base import Simulator
 
-Pool = Mapping[str, Sequence[Creative]]  # segment -> eligible creatives
 Progress = Callable[[int], None]
 # Given a label and a total, returns the callback that advances that task's progress.
 ProgressFactory = Callable[[str, int], Progress]
 Sink = Callable[[list[Feedback]], None]
-
-
-@dataclass(frozen=True)
-class Clock:
-    """Simulated event time: ``start + i * step`` seconds for impression ``i``."""
-
-    start: float
-    step: float
-
-    def at(self, i: int) -> float:
-        return self.start + i * self.step
-
-
-def build_pool(creatives: Sequence[Creative], segments: Sequence[str]) -> dict[str, list[Creative]]:
-    """Eligible creatives per segment; a creative without a segment serves every segment."""
-    pool = {s: [c for c in creatives if c.segment in (None, s)] for s in segments}
-    empty = [s for s, cs in pool.items() if not cs]
-    if empty:
-        from optimizer.errors import OptimizerError
-
-        raise OptimizerError(
-            f"segment(s) {', '.join(empty)} have no eligible creative; add a seed creative "
-            "without a segment or one for each of them"
-        )
-    return pool
 
 
 def serve(
@@ -120,23 +93,6 @@ def _arrivals(
     for start in range(0, impressions, chunk):
         m = min(chunk, impressions - start)
         yield from zip(simulator.draw_contexts(m, users), clicks.random(m).tolist(), strict=True)
-
-
-def run_key(*parts: object) -> str:
-    """A deterministic run id: the same campaign, seed and settings give the same id."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def library_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for pkg in ("creative-optimizer", "vowpalwabbit", "numpy", "sqlmodel", "torch", "transformers"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
 
 
 def compare(

@@ -63,7 +63,7 @@ def learn_from_logs(
     ``1 - test_share`` of them), save it and register it as a version."""
     from optimizer.allocate.vw import VWPolicy
     from optimizer.evaluate.targets import candidate_lists
-    from optimizer.loop import run_key
+    from optimizer.identity import run_key
     from optimizer.store.models import PolicyRow
 
     joined = closed_events(store, campaign)
@@ -197,7 +197,7 @@ def simulate_logs(
 
     For tests, benchmarks and the examples; the rows are in the ingestion format."""
     from optimizer.generate import seed_creatives
-    from optimizer.loop import build_pool
+    from optimizer.pool import build_pool
     from simulators.audience import AudienceSimulator
 
     streams = Streams(seed)

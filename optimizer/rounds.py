@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from optimizer.config import CampaignConfig
-from optimizer.loop import Clock, build_pool, initial_pool, library_versions, run_key, serve
+from optimizer.identity import Clock, library_versions, run_key
+from optimizer.loop import initial_pool, serve
+from optimizer.pool import build_pool
 from optimizer.records import Creative, Feedback
 from optimizer.refresh.assess import Assessment, CreativeStats
 from optimizer.refresh.prompts import PromptArm

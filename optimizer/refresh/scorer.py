@@ -180,7 +180,7 @@ def fit_and_register(
     from datetime import UTC, datetime
 
     from optimizer.errors import OptimizerError
-    from optimizer.loop import run_key
+    from optimizer.identity import run_key
     from optimizer.store.models import PolicyRow
 
     outcomes = outcomes_from_store(store, campaign)
