@@ -5,6 +5,7 @@ Kept free of heavy imports: the config validator and ``--help`` read it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,9 +26,32 @@ EXPLORATIONS: dict[str, tuple[str, dict[str, tuple[str, float]]]] = {
     "cover": ("--cover", {"size": ("--cover", 4)}),
 }
 
+# Exploration parameter -> (lowest, highest, whole number): the values the config accepts.
+# A real parameter must lie in (lowest, highest]; a whole number in [lowest, highest].
+PARAM_RANGES: dict[str, tuple[float, float, bool]] = {
+    "gamma_scale": (0.0, math.inf, False),
+    "epsilon": (0.0, 1.0, False),
+    "lambda": (0.0, math.inf, False),
+    "size": (1.0, math.inf, True),
+}
+
 
 def unknown(kind: str, name: str, valid: Mapping[str, Any]) -> str:
     return f"unknown {kind} {name!r}; valid names: {', '.join(sorted(valid))}"
+
+
+def param_problem(exploration: str, key: str, value: float) -> str | None:
+    """What is wrong with ``value`` for parameter ``key`` of ``exploration``, or None."""
+    low, high, whole = PARAM_RANGES[key]
+    default = EXPLORATIONS[exploration][1][key][1]
+    top = f" and at most {high:g}" if math.isfinite(high) else ""
+    if whole:
+        ok = math.isfinite(value) and value == int(value) and low <= value <= high
+        wanted = f"a whole number of at least {low:g}{top}"
+    else:
+        ok = math.isfinite(value) and low < value <= high
+        wanted = f"a number above {low:g}{top}"
+    return None if ok else f"must be {wanted} (got {value!r}); the default is {default:g}"
 
 
 def exploration_args(name: str, params: Mapping[str, float]) -> list[str]:
