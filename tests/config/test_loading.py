@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import copy
-
 import pytest
 import yaml
 
 from optimizer.config import apply_overrides, load_config, parse_config
 from optimizer.errors import ConfigError
+from tests.config.edit import DELETE, mutate
 
 
 def test_example_is_valid_and_rich_enough(example_cfg):
@@ -15,20 +14,6 @@ def test_example_is_valid_and_rich_enough(example_cfg):
     assert example_cfg.headline_limit == 30 and example_cfg.body_limit == 90
     assert abs(sum(s.share for s in example_cfg.segments) - 1) < 1e-9
 
-
-def _mutate(data, path, value):
-    data = copy.deepcopy(data)
-    node = data
-    for key in path[:-1]:
-        node = node[key]
-    if value is _DELETE:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
-    return data
-
-
-_DELETE = object()
 
 BAD = [
     (("colour",), "red", r"^src: colour: unknown key; remove it"),
@@ -60,7 +45,7 @@ BAD = [
         {"gamma": 3},
         r"^src: allocation\.params\.gamma: exploration 'squarecb' takes gamma_scale",
     ),
-    (("product",), _DELETE, r"^src: product: required field is missing; add it"),
+    (("product",), DELETE, r"^src: product: required field is missing; add it"),
     (
         ("segments", 1, "features", "age", "sd"),
         -1,
@@ -83,11 +68,11 @@ BAD = [
 @pytest.mark.parametrize("path,value,pattern", BAD)
 def test_bad_config_names_field_and_fix(example_data, path, value, pattern):
     with pytest.raises(ConfigError, match=pattern):
-        parse_config(_mutate(example_data, path, value), "src")
+        parse_config(mutate(example_data, path, value), "src")
 
 
 def test_error_is_one_line_and_counts_the_rest(example_data):
-    data = _mutate(example_data, ("colour",), "red")
+    data = mutate(example_data, ("colour",), "red")
     data["flavour"] = "x"
     with pytest.raises(ConfigError) as info:
         parse_config(data, "src")
