@@ -10,9 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from optimizer.config import Attribution, CampaignConfig, parse_config
-from optimizer.errors import InputError, OptimizerError
+from optimizer.errors import OptimizerError
+from optimizer.evaluate.results import EvaluationResult
+from optimizer.evaluate.targets import make_target
 from optimizer.observe.ingest import IngestReport, ingest_file
 from optimizer.observe.join import Joined, join_rewards, split_by_time
 from optimizer.records import Context, Creative
@@ -62,9 +65,7 @@ def learn_from_logs(
     """Train a VW policy counterfactually on the logged decisions (the earlier
     ``1 - test_share`` of them), save it and register it as a version."""
     from optimizer.allocate.vw import VWPolicy
-    from optimizer.evaluate.targets import candidate_lists
     from optimizer.identity import run_key
-    from optimizer.store.models import PolicyRow
 
     joined = closed_events(store, campaign)
     train, _ = split_by_time(joined.events, test_share)
@@ -76,33 +77,11 @@ def learn_from_logs(
     policy = VWPolicy(
         exploration=exploration, params=params or {}, seed=Streams(seed).int_seed("policy")
     )
-    cands = candidate_lists(train)
-    cache: dict[tuple[str, ...], list[Creative]] = {}
-    bar = progress("learning from logs", len(train)) if progress else None
-    for i, (segment, context, chosen, p, r, c) in enumerate(
-        zip(
-            train["segment"],
-            train["context"],
-            train["chosen"],
-            train["probability"],
-            train["reward"],
-            cands,
-            strict=True,
-        )
-    ):
-        creatives = cache.get(c) or cache.setdefault(c, _id_creatives(c))
-        policy.learn_logged(
-            Context(segment or "", context or {}), creatives, c.index(chosen), float(p), float(r)
-        )
-        if bar is not None and (i + 1) % 10_000 == 0:
-            bar(10_000)
-    if bar is not None:
-        bar(len(train) % 10_000)
+    _replay(policy, train, progress)
     last = train["timestamp"].iloc[-1]
     version = f"vw-logs-{run_key(campaign, len(train), str(last), exploration, params, seed)}"
-    folder = Path(state_dir) / campaign / "policies" / version
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "policy.vw"
+    path = Path(state_dir) / campaign / "policies" / version / "policy.vw"
+    path.parent.mkdir(parents=True, exist_ok=True)
     policy.save(path)
     metrics = {
         "train_events": len(train),
@@ -112,6 +91,40 @@ def learn_from_logs(
         "exploration": exploration,
         "seed": seed,
     }
+    _register(store, version, campaign, path, len(train), metrics)
+    return {"version": version, "path": str(path), **metrics, **joined.summary()}
+
+
+def _replay(policy, train: pd.DataFrame, progress: ProgressFactory | None) -> None:
+    """Feed every logged decision with its probability and reward to ``policy``."""
+    from optimizer.evaluate.targets import candidate_lists
+
+    cands = candidate_lists(train)
+    cache: dict[tuple[str, ...], list[Creative]] = {}
+    bar = progress("learning from logs", len(train)) if progress else None
+    rows = zip(
+        train["segment"],
+        train["context"],
+        train["chosen"],
+        train["probability"],
+        train["reward"],
+        cands,
+        strict=True,
+    )
+    for i, (segment, context, chosen, p, r, c) in enumerate(rows):
+        creatives = cache.get(c) or cache.setdefault(c, _id_creatives(c))
+        policy.learn_logged(
+            Context(segment or "", context or {}), creatives, c.index(chosen), float(p), float(r)
+        )
+        if bar is not None and (i + 1) % 10_000 == 0:
+            bar(10_000)
+    if bar is not None:
+        bar(len(train) % 10_000)
+
+
+def _register(store, version: str, campaign: str, path: Path, events: int, metrics: dict) -> None:
+    from optimizer.store.models import PolicyRow
+
     store.save_policy(
         PolicyRow(
             version=version,
@@ -119,40 +132,10 @@ def learn_from_logs(
             kind="vw",
             path=str(path),
             source="logs",
-            events=len(train),
+            events=events,
             metrics=metrics,
             created_at=datetime.now(UTC),
         )
-    )
-    return {"version": version, "path": str(path), **metrics, **joined.summary()}
-
-
-def make_target(spec: str, store):
-    """``uniform``, ``static:FILE``, ``policy:VERSION`` (stored) or ``policy:PATH``."""
-    from optimizer.evaluate.targets import StaticTarget, StoredPolicyTarget, UniformTarget
-
-    if spec == "uniform":
-        return UniformTarget()
-    kind, _, value = spec.partition(":")
-    if kind == "static" and value:
-        return StaticTarget(value)
-    if kind == "policy" and value:
-        path = Path(value)
-        creatives: list[Creative] = []
-        if not path.exists():
-            row = store.policy(value)
-            path = Path(row.path)
-            if row.metrics.get("text_features"):
-                from optimizer.filter.embed import Embedder
-                from optimizer.filter.features import with_text_features
-
-                creatives = with_text_features(
-                    store.active_creatives(row.campaign), Embedder.shared()
-                )
-        return StoredPolicyTarget(path, f"policy:{value}", creatives)
-    raise InputError(
-        f"target {spec!r}: use uniform, static:FILE (CSV or JSON of action "
-        "probabilities) or policy:VERSION|PATH"
     )
 
 
@@ -166,16 +149,19 @@ def evaluate_logged(
     replicates: int = 200,
     seed: int = 0,
     test_share: float = 0.0,
-) -> dict:
+) -> EvaluationResult:
+    """Off-policy estimates of each target (see :func:`make_target`) on the campaign's
+    closed logged events, or on the latest ``test_share`` of them with the reward model
+    fitted on the rest."""
     from optimizer.evaluate.offline import evaluate_targets
 
+    built = [make_target(t, store) for t in targets]  # bad targets fail before any work
     joined = closed_events(store, campaign)
     if test_share:
         train, test = split_by_time(joined.events, test_share)
     else:
         train, test = joined.events, joined.events
-    built = [make_target(t, store) for t in targets]
-    result = evaluate_targets(
+    comparison = evaluate_targets(
         test,
         built,
         Streams(seed).fresh("bootstrap"),
@@ -185,7 +171,7 @@ def evaluate_logged(
         replicates,
         model_events=train if test_share else None,
     )
-    return {"campaign": campaign, "test_share": test_share, **joined.summary(), **result}
+    return EvaluationResult(campaign, test_share, joined.summary(), comparison)
 
 
 def simulate_logs(

@@ -146,3 +146,19 @@ def test_bad_targets_and_files(logged, args, message):
     assert result.output.startswith(message)
     missing = CliRunner().invoke(main, ["ingest", "missing.jsonl", "--db", f"sqlite:///{tmp}/o.db"])
     assert missing.exit_code == 2 and "File 'missing.jsonl' does not exist" in missing.output
+
+
+def test_a_garbage_model_file_is_a_one_line_error(logged):
+    tmp, config, _ = logged
+    garbage = tmp / "garbage.vw"
+    garbage.write_text("not a model\n")
+    (tmp / "garbage.vw.json").write_text('{"policy": "vw"}')
+    result = CliRunner().invoke(
+        main, ["evaluate", "-c", str(config), "--target", f"policy:{garbage}"]
+    )
+    assert result.exit_code == 1, result.output
+    assert result.output == (
+        f"Error: target 'policy:{garbage}': {garbage} is not a Vowpal Wabbit model; give a "
+        "stored policy version or the path of a model file saved by learn or run (with its "
+        ".json beside it)\n"
+    )

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from optimizer.evaluate.results import Diagnostics
+
 ESTIMATORS = ("ips", "snips", "dm", "dr")
 Z95 = 1.959963984540054
 
@@ -152,17 +154,20 @@ def estimate(
     return Estimate(name, value, low, high, len(inputs.reward))
 
 
-def diagnostics(inputs: Inputs, clip: float | None = None) -> dict[str, float]:
+def diagnostics(inputs: Inputs, clip: float | None = None) -> Diagnostics:
     """Effective sample size (sum w)^2 / sum w^2, weight range and the share clipped."""
     raw = inputs.target_p / inputs.logged_p
     w = weights(inputs, clip)
     n = len(w)
-    ess = float(w.sum() ** 2 / (w**2).sum()) if n and (w**2).sum() > 0 else 0.0
-    return {
-        "n": n,
-        "effective_sample_size": round(ess, 1),
-        "ess_share": round(ess / n, 4) if n else 0.0,
-        "mean_weight": round(float(w.mean()), 4) if n else 0.0,
-        "max_weight": round(float(raw.max()), 4) if n else 0.0,
-        "share_clipped": round(float((raw > clip).mean()), 4) if n and clip else 0.0,
-    }
+    if n == 0:
+        return Diagnostics(
+            n=0, effective_sample_size=0.0, mean_weight=0.0, max_weight=0.0, share_clipped=0.0
+        )
+    squares = float((w**2).sum())
+    return Diagnostics(
+        n=n,
+        effective_sample_size=float(w.sum() ** 2 / squares) if squares > 0 else 0.0,
+        mean_weight=float(w.mean()),
+        max_weight=float(raw.max()),
+        share_clipped=float((raw > clip).mean()) if clip else 0.0,
+    )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
+from optimizer.errors import OptimizerError
 from optimizer.evaluate.estimators import ESTIMATORS, Inputs, diagnostics, estimate
+from optimizer.evaluate.results import Comparison, TargetResult
 from optimizer.evaluate.targets import RewardModel, candidate_lists
 
 
@@ -63,7 +66,7 @@ def evaluate_targets(
     ci: str = "bootstrap",
     replicates: int = 200,
     model_events: pd.DataFrame | None = None,
-) -> dict:
+) -> Comparison:
     """Estimates with intervals and weight diagnostics for every target.
 
     ``model_events`` fit the direct method's reward model, e.g. the train split. Without
@@ -72,8 +75,6 @@ def evaluate_targets(
     saw its own reward.
     """
     if len(events) == 0:
-        from optimizer.errors import OptimizerError
-
         raise OptimizerError(
             "no closed logged events to evaluate; ingest decisions and "
             "rewards first (or wait for their attribution windows to close)"
@@ -85,31 +86,24 @@ def evaluate_targets(
         fold = np.arange(len(events)) % 2
         models = [RewardModel().fit(events[fold == 1]), RewardModel().fit(events[fold == 0])]
     cands = candidate_lists(events)
-    observed = float(events["reward"].mean())
-    rows = []
+    results = []
     for target in targets:
         inputs, unseen = target_inputs(target, events, cands, models, fold)
-        rows.append(
-            {
-                "target": target.name,
-                "estimates": {
-                    e: estimate(e, inputs, clip, ci, rng, replicates).as_dict() for e in estimators
-                },
-                "diagnostics": {
-                    **diagnostics(inputs, clip),
-                    "unseen_actions": unseen,
-                    **(
-                        {"uncovered_events": target.uncovered}
-                        if hasattr(target, "uncovered")
-                        else {}
-                    ),
-                },
-            }
+        results.append(
+            TargetResult(
+                target=target.name,
+                estimates={e: estimate(e, inputs, clip, ci, rng, replicates) for e in estimators},
+                diagnostics=replace(
+                    diagnostics(inputs, clip),
+                    unseen_actions=tuple(unseen),
+                    uncovered_events=getattr(target, "uncovered", None),
+                ),
+            )
         )
-    return {
-        "events": len(events),
-        "logged_mean_reward": round(observed, 6),
-        "clip": clip,
-        "interval": ci,
-        "targets": rows,
-    }
+    return Comparison(
+        events=len(events),
+        logged_mean_reward=float(events["reward"].mean()),
+        clip=clip,
+        interval=ci,
+        targets=tuple(results),
+    )

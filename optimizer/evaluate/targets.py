@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -131,17 +132,20 @@ class StoredPolicyTarget:
     """A saved VW policy (from ``learn`` or ``run``).
 
     Actions carry their ids, plus the text features of ``creatives`` when the policy was
-    trained with them (a ``run`` with the filter stage on)."""
+    trained with them (a ``run`` with the filter stage on). ``path`` must pass
+    :func:`check_model_file`; VW's own loading errors become the same one-line error."""
 
     def __init__(self, path: str | Path, name: str, creatives: Sequence[Creative] = ()) -> None:
         from optimizer.allocate.vw import VWPolicy
 
         self.name = name
         self.known = {c.id: c for c in creatives}
+        check_model_file(Path(path), name)
         try:
             self.policy = VWPolicy.load(Path(path))
-        except FileNotFoundError:
-            raise InputError(f"{path}: no saved policy there") from None
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise _not_a_model(name, f"{path} does not load as a policy ({reason})") from None
 
     def distributions(
         self, events: pd.DataFrame, cands: Sequence[tuple[str, ...]]
@@ -158,6 +162,67 @@ class StoredPolicyTarget:
             ctx = Context(segment=segment or "", features=context or {})
             out.append(np.asarray(self.policy.distribution(ctx, creatives)))
         return out
+
+
+# A VW model file starts with a 4-byte little-endian length and VW's version, e.g. "9.11.9\0".
+_VW_VERSION = re.compile(rb"\d+\.\d+\.\d+\x00")
+
+
+def _not_a_model(target: str, what: str) -> InputError:
+    return InputError(
+        f"target {target!r}: {what}; give a stored policy version or the path of a model "
+        "file saved by learn or run (with its .json beside it)"
+    )
+
+
+def check_model_file(path: Path, target: str) -> None:
+    """Refuse, with a one-line :class:`InputError`, anything but a regular file that starts
+    like a Vowpal Wabbit model and has the ``.json`` metadata ``save`` writes beside it."""
+    if not path.is_file():
+        raise _not_a_model(target, f"{path} is not a file")
+    with path.open("rb") as f:
+        head = f.read(36)
+    size = int.from_bytes(head[:4], "little") if len(head) >= 4 else 0
+    if not (2 <= size <= 32 and _VW_VERSION.fullmatch(head[4 : 4 + size])):
+        raise _not_a_model(target, f"{path} is not a Vowpal Wabbit model")
+    meta = path.with_suffix(path.suffix + ".json")
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        raise _not_a_model(target, f"{meta} is missing or not a JSON object")
+
+
+def make_target(spec: str, store) -> UniformTarget | StaticTarget | StoredPolicyTarget:
+    """``uniform``, ``static:FILE``, ``policy:VERSION`` (stored) or ``policy:PATH``."""
+    if spec == "uniform":
+        return UniformTarget()
+    kind, _, value = spec.partition(":")
+    if kind == "static" and value:
+        return StaticTarget(value)
+    if kind == "policy" and value:
+        return _policy_target(value, spec, store)
+    raise InputError(
+        f"target {spec!r}: use uniform, static:FILE (CSV or JSON of action "
+        "probabilities) or policy:VERSION|PATH"
+    )
+
+
+def _policy_target(value: str, spec: str, store) -> StoredPolicyTarget:
+    """A model file at ``value``, else the stored version ``value`` (with the text features
+    of the campaign's active creatives when it was trained with them)."""
+    path = Path(value)
+    creatives: list[Creative] = []
+    if not path.exists():
+        row = store.policy(value)
+        path = Path(row.path)
+        if row.metrics.get("text_features"):
+            from optimizer.filter.embed import Embedder
+            from optimizer.filter.features import with_text_features
+
+            creatives = with_text_features(store.active_creatives(row.campaign), Embedder.shared())
+    return StoredPolicyTarget(path, spec, creatives)
 
 
 class RewardModel:

@@ -69,11 +69,11 @@ def test_intervals_cover_the_truth_and_dr_beats_ips(example_cfg, tmp_path):
                 estimators=("ips", "snips", "dr"),
                 ci="normal",
             )
-            est = result["targets"][0]["estimates"]
+            est = result.targets[0].estimates
             for e in covered:
-                covered[e] += est[e]["low"] <= truth <= est[e]["high"]
+                covered[e] += est[e].low <= truth <= est[e].high
             for e in err:
-                err[e].append(abs(est[e]["value"] - truth))
+                err[e].append(abs(est[e].value - truth))
     runs = 2 * len(SEEDS)
     for e, hits in covered.items():
         assert hits / runs >= 0.8, f"{e} covered the truth in {hits}/{runs} runs"
@@ -83,6 +83,7 @@ def test_intervals_cover_the_truth_and_dr_beats_ips(example_cfg, tmp_path):
 def test_logging_policy_as_target_recovers_the_observed_mean(example_cfg):
     rows, _ = simulate_logs(example_cfg, 500, seed=3, epsilon=1.0)
     result = evaluate_targets(frame(rows), [UniformTarget()], np.random.default_rng(0), ci="normal")
-    est = result["targets"][0]["estimates"]
-    assert est["ips"]["value"] == pytest.approx(result["logged_mean_reward"], abs=1e-6)
-    assert result["targets"][0]["diagnostics"]["max_weight"] == pytest.approx(1.0)
+    (uniform,) = result.targets
+    assert uniform.estimates["ips"].value == pytest.approx(result.logged_mean_reward, abs=1e-9)
+    assert uniform.diagnostics.max_weight == pytest.approx(1.0)
+    assert uniform.diagnostics.effective_sample_size == pytest.approx(500)
