@@ -138,11 +138,11 @@ def main() -> None:
                 replicates=200,
             )
             wall = time.perf_counter() - t0
-            dr = result["targets"][1]["estimates"]["dr"]
+            dr = result.comparison.targets[1].estimates["dr"]
             print(
-                f"evaluate {result['events']:,} events, 2 targets x 4 estimators, {ci} "
-                f"intervals: {wall:.1f} s (static DR {dr['value']:.4f} "
-                f"[{dr['low']:.4f}, {dr['high']:.4f}])"
+                f"evaluate {result.comparison.events:,} events, 2 targets x 4 estimators, {ci} "
+                f"intervals: {wall:.1f} s (static DR {dr.value:.4f} "
+                f"[{dr.low:.4f}, {dr.high:.4f}])"
             )
 
 
