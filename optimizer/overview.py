@@ -1,8 +1,24 @@
-"""Read-side views of the store for the CLI: plain dicts, no SQL outside the store."""
+"""Read-side views of a campaign for the CLI: plain dicts, no SQL outside the store."""
 
 from __future__ import annotations
 
-from optimizer.store import Store
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from optimizer.config import CampaignConfig
+    from optimizer.store import Store
+
+
+def config_overview(cfg: CampaignConfig) -> dict:
+    """What a validated campaign file holds (``validate``); reads no database."""
+    return {
+        "campaign": cfg.name,
+        "segments": len(cfg.segments),
+        "seed_creatives": len(cfg.seed_creatives),
+        "prompts": len(cfg.prompts),
+        "policy": cfg.allocation.policy,
+        "config_hash": cfg.config_hash(),
+    }
 
 
 def campaign_overview(store: Store, name: str) -> dict:

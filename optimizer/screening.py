@@ -83,3 +83,35 @@ def screen_creatives(cfg: CampaignConfig, creatives: Sequence[Creative]) -> list
     from optimizer.filter.screen import Screener
 
     return Screener.build(cfg).screen(creatives, select=False)
+
+
+def generate_batch(
+    cfg: CampaignConfig,
+    store,  # optimizer.store.Store
+    segments: Sequence[str] = (),
+    n: int | None = None,
+    progress: ProgressFactory | None = None,
+) -> list[Verdict]:
+    """New candidates for ``segments`` (default: all), screened against the live pool and
+    stored with their verdicts (the ``generate`` command). The batch key is derived from the
+    config, seed, segments and ``n``, so the same request names the same batch."""
+    from optimizer.identity import run_key
+    from optimizer.rng import Streams
+
+    batch = run_key("generate", cfg.config_hash(), cfg.seed, sorted(segments), n)
+    _, verdicts = generate_and_screen(
+        cfg,
+        Streams(cfg.seed).fresh("generate"),
+        store,
+        batch,
+        segments or None,
+        n,
+        pool=live_pool(cfg, store),
+        progress=progress,
+    )
+    return verdicts
+
+
+def screen_file(cfg: CampaignConfig, path: str) -> list[Verdict]:
+    """Verdicts on the creatives of a file written by hand (the ``screen`` command)."""
+    return screen_creatives(cfg, read_creatives(path, cfg))
