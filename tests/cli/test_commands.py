@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
 from cli import main
+from tests.cli.conftest import write_config
 from tests.conftest import EXAMPLE
-
-
-@pytest.fixture()
-def runner():
-    return CliRunner()
-
-
-def write_config(tmp_path: Path, **changes) -> Path:
-    data = yaml.safe_load(EXAMPLE.read_text())
-    data.update(changes)
-    data["database_url"] = f"sqlite:///{tmp_path}/o.db"
-    path = tmp_path / "campaign.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
 
 COMMANDS = [
     [],
@@ -38,6 +22,13 @@ COMMANDS = [
     ["campaign", "show"],
     ["creatives"],
     ["creatives", "list"],
+    ["ingest"],
+    ["learn"],
+    ["evaluate"],
+    ["report"],
+    ["scorer"],
+    ["scorer", "fit"],
+    ["scorer", "predict"],
 ]
 FAST = ["--no-generate", "--no-screen"]  # the LLM and filters have their own tests
 
@@ -266,13 +257,6 @@ def test_console_script_is_the_same_group():
 
     (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "creative-optimizer"]
     assert ep.load() is main
-
-
-def test_policy_choices_match_the_registry():
-    from cli import POLICY_NAMES
-    from optimizer.allocate.registry import POLICIES
-
-    assert POLICY_NAMES == sorted(POLICIES)
 
 
 def test_generate_without_prompts_and_bad_segment(runner, tmp_path):
