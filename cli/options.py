@@ -49,7 +49,7 @@ def exploration_names() -> list[str]:
 
 
 def ingest_formats() -> tuple[str, ...]:
-    from optimizer.observe.ingest import FORMATS
+    from optimizer.observe.readers import FORMATS
 
     return FORMATS
 

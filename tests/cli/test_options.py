@@ -28,7 +28,7 @@ def option_choices(path: list[str], name: str) -> list[str]:
 def test_choice_lists_are_the_registries():
     from optimizer.allocate.registry import EXPLORATIONS, POLICIES
     from optimizer.evaluate.estimators import ESTIMATORS
-    from optimizer.observe.ingest import FORMATS
+    from optimizer.observe.readers import FORMATS
 
     assert option_choices(["run"], "policy") == sorted(POLICIES)
     assert option_choices(["simulate"], "policy") == sorted(POLICIES)
