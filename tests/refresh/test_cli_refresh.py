@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from tests.test_cli import write_config
+from tests.cli.conftest import write_config
 
 
 @pytest.fixture(scope="module")
