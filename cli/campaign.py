@@ -83,12 +83,7 @@ def run(
 ) -> None:
     """Run a simulated campaign: generate and filter the pool, then the bandit against
     uniform and the oracle on one seed; or, with --rounds, the whole loop in rounds."""
-    if generate and not screen:
-        raise click.UsageError(
-            "generated creatives must be screened: with --no-screen, add --no-generate"
-        )
-    if rounds is not None and not screen:
-        raise click.UsageError("--rounds needs the filter stage; drop --no-screen")
+    check_stages(generate, screen, rounds)
     cfg = load_campaign(
         config_path, seed=seed, database_url=db_url, policy=policy, batch_size=batch_size
     )
@@ -119,6 +114,16 @@ def run(
         emit_json(summary)
     else:
         render.show(render.summary(summary) if rounds is None else render.rounds(summary))
+
+
+def check_stages(generate: bool, screen: bool, rounds: int | None) -> None:
+    """Usage errors for flags that skip a stage another flag needs."""
+    if generate and not screen:
+        raise click.UsageError(
+            "generated creatives must be screened: with --no-screen, add --no-generate"
+        )
+    if rounds is not None and not screen:
+        raise click.UsageError("--rounds needs the filter stage; drop --no-screen")
 
 
 @command()
