@@ -1,0 +1,302 @@
+"""The ASGI app: ``/rank``, ``/events/{eventId}/reward``, ``/events/{eventId}/activate``,
+``/healthz``, ``/metrics``, ``/openapi.json``; Personalizer's paths
+(``/personalizer/v1.0/...``) route to the same handlers.
+
+A handler validates (size-bounded pydantic models), calls the decision code, awaits the
+group commit and serialises. Every refusal is ``{"error": {"code", "message"}}`` with a
+one-line message naming the field; no response ever carries a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from optimizer.serve import metrics
+from optimizer.serve.decide import RequestError, decision_row, rank
+from optimizer.serve.journal import ActivateOp, RankOp, RewardOp, StoreUnavailable
+from optimizer.serve.openapi import document
+from optimizer.serve.schemas import (
+    CreativeText,
+    EventResponse,
+    RankedAction,
+    RankRequest,
+    RankResponse,
+    RewardRequest,
+    describe,
+)
+from optimizer.serve.service import Service
+from optimizer.serve.settings import ServeSettings
+
+log = logging.getLogger("optimizer.serve")
+EVENT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+KEY_HEADERS = ("ocp-apim-subscription-key", "x-api-key")
+Handler = Callable[[Request, Service], Awaitable[Response]]
+
+
+def _json(model: BaseModel, status: int = 200) -> Response:
+    return Response(model.model_dump_json(), status, media_type="application/json")
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return JSONResponse({"error": {"code": code, "message": message}}, status)
+
+
+def _authorize(request: Request, service: Service) -> None:
+    headers = request.headers
+    key = next((headers[h] for h in KEY_HEADERS if h in headers), None)
+    if key is None:
+        auth = headers.get("authorization", "")
+        key = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+    if not key:
+        raise RequestError(
+            401, "Unauthorized", "missing API key; send it as Authorization: Bearer KEY"
+        )
+    campaign = service.keys.campaign_of(key)
+    if campaign is None:
+        raise RequestError(401, "Unauthorized", "unknown or revoked API key")
+    if campaign != service.campaign:
+        raise RequestError(
+            403, "Forbidden", f"this key is for campaign {campaign!r}, not {service.campaign!r}"
+        )
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise RequestError(400, "BadRequest", "Content-Length header is not a number")
+        if int(declared) > limit:
+            raise RequestError(
+                413,
+                "PayloadTooLarge",
+                f"request body: {declared} bytes, over the {limit}-byte limit",
+            )
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(413, "PayloadTooLarge", f"request body: over the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse(model: type[BaseModel], body: bytes, empty_ok: bool = False):
+    if not body.strip() and empty_ok:
+        body = b"{}"
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        status, message = describe(exc)
+        code = "BadArgument" if status == 422 else "BadRequest"
+        raise RequestError(status, code, message) from None
+
+
+def _event_id(request: Request) -> str:
+    event_id = request.path_params["eventId"]
+    if not EVENT_ID.match(event_id):
+        raise RequestError(
+            422, "BadArgument", "eventId: use 1 to 64 letters, digits or _ . : - characters"
+        )
+    return event_id
+
+
+async def rank_handler(request: Request, service: Service) -> Response:
+    _authorize(request, service)
+    req = _parse(RankRequest, await _body(request, service.settings.max_body))
+    s = service.settings
+    ranked = rank(req, service.served, service.campaign, s.mode, s.explore, service.rng)
+    d = ranked.decision
+    outcome = await service.journal.submit(RankOp(decision_row(d), req.deferActivation))
+    if outcome.status == "duplicate":
+        was = f" (action {outcome.detail})" if outcome.detail else ""
+        raise RequestError(
+            409,
+            "Conflict",
+            f"eventId {d.event_id!r} was already ranked{was}; reward that event or send a "
+            "new eventId",
+        )
+    metrics.DECISIONS.labels(mode=s.mode).inc()
+    c = ranked.creative
+    return _json(
+        RankResponse(
+            eventId=d.event_id,
+            rewardActionId=d.chosen,
+            probability=d.probability,
+            ranking=[RankedAction(id=i, probability=p) for i, p in ranked.ranking],
+            creative=CreativeText(id=c.id, headline=c.headline, body=c.body, cta=c.cta)
+            if c
+            else None,
+            segment=req.segment,
+            mode=s.mode,
+            policyVersion=d.policy_version,
+            deferred=req.deferActivation,
+        )
+    )
+
+
+def _unknown(event_id: str, service: Service) -> RequestError:
+    return RequestError(
+        404,
+        "NotFound",
+        f"no event {event_id!r} in campaign {service.campaign!r}; use the eventId /rank returned",
+    )
+
+
+async def reward_handler(request: Request, service: Service) -> Response:
+    _authorize(request, service)
+    event_id = _event_id(request)
+    body = _parse(RewardRequest, await _body(request, service.settings.max_body))
+    kind = body.kind or service.kinds[0]
+    if kind not in service.kinds:
+        raise RequestError(
+            422,
+            "BadArgument",
+            f"kind: {kind!r} is not a reward kind of this campaign; use "
+            + ", ".join(service.kinds),
+        )
+    op = RewardOp(event_id, service.campaign, kind, body.value, _now(), service.window)
+    outcome = await service.journal.submit(op)
+    metrics.REWARDS.labels(
+        outcome="joined" if outcome.status == "recorded" else outcome.status
+    ).inc()
+    if outcome.status == "recorded":
+        message = f"{kind} reward {body.value:g} recorded"
+        return _json(EventResponse(eventId=event_id, status="recorded", message=message))
+    if outcome.status == "late":
+        hours = service.cfg.attribution.window_hours
+        raise RequestError(
+            410,
+            "RewardLate",
+            f"event {event_id!r}: the reward came after the {hours:g}-hour reward window; "
+            f"stored as late and not learned from (the decision keeps the default reward "
+            f"{service.cfg.attribution.default_reward:g})",
+        )
+    if outcome.status == "duplicate":
+        raise RequestError(
+            409,
+            "Conflict",
+            f"event {event_id!r} already has a {kind} reward; a reward counts once",
+        )
+    if outcome.status == "inactive":
+        raise RequestError(
+            409,
+            "NotActivated",
+            f"event {event_id!r} was ranked with deferActivation; POST "
+            f"/events/{event_id}/activate first",
+        )
+    raise _unknown(event_id, service)
+
+
+async def activate_handler(request: Request, service: Service) -> Response:
+    _authorize(request, service)
+    event_id = _event_id(request)
+    outcome = await service.journal.submit(ActivateOp(event_id, service.campaign, _now()))
+    if outcome.status == "unknown":
+        raise _unknown(event_id, service)
+    message = "activated" if outcome.status == "activated" else "already active"
+    return _json(EventResponse(eventId=event_id, status=outcome.status, message=message))
+
+
+async def health_handler(request: Request, service: Service) -> Response:
+    return JSONResponse(
+        {
+            "status": "ok",
+            "campaign": service.campaign,
+            "policyVersion": service.served.version,
+            "mode": service.settings.mode,
+        }
+    )
+
+
+async def metrics_handler(request: Request, service: Service) -> Response:
+    body, content_type = metrics.exposition()
+    return Response(body, media_type=content_type)
+
+
+async def openapi_handler(request: Request, service: Service) -> Response:
+    return JSONResponse(document())
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _endpoint(name: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a handler: time it, count it, and turn every failure into a one-line error."""
+
+    async def endpoint(request: Request) -> Response:
+        start = time.perf_counter()
+        service: Service = request.app.state.service
+        try:
+            response = await handler(request, service)
+        except RequestError as exc:
+            response = _error(exc.status, exc.code, exc.message)
+        except StoreUnavailable as exc:
+            response = _error(503, "StoreUnavailable", f"{exc}; retry the request")
+        except Exception:  # logged with its traceback on the server, never sent
+            log.exception("%s failed", name)
+            response = _error(500, "InternalError", "internal error; see the server log")
+        metrics.REQUESTS.labels(endpoint=name, status=str(response.status_code)).inc()
+        metrics.LATENCY.labels(endpoint=name).observe(time.perf_counter() - start)
+        return response
+
+    return endpoint
+
+
+ROUTES: list[tuple[str, str, Handler, str]] = [
+    ("/rank", "POST", rank_handler, "rank"),
+    ("/events/{eventId}/reward", "POST", reward_handler, "reward"),
+    ("/events/{eventId}/activate", "POST", activate_handler, "activate"),
+    ("/healthz", "GET", health_handler, "healthz"),
+    ("/metrics", "GET", metrics_handler, "metrics"),
+    ("/openapi.json", "GET", openapi_handler, "openapi"),
+]
+PERSONALIZER = "/personalizer/v1.0"
+
+
+def create_app(settings: ServeSettings) -> Starlette:
+    routes = []
+    for path, method, handler, name in ROUTES:
+        routes.append(Route(path, _endpoint(name, handler), methods=[method]))
+        if name in ("rank", "reward", "activate"):
+            routes.append(Route(PERSONALIZER + path, _endpoint(name, handler), methods=[method]))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        service = Service(settings)
+        app.state.service = service
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 404)
+        message = "no such endpoint" if status == 404 else "method not allowed here"
+        return _error(status, "NotFound" if status == 404 else "MethodNotAllowed", message)
+
+    async def crashed(request: Request, exc: Exception) -> Response:
+        return _error(500, "InternalError", "internal error; see the server log")
+
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: not_found, 405: not_found, Exception: crashed},
+    )
+
+
+def app_from_env() -> Starlette:
+    """The factory uvicorn's workers call (settings come in ``CREATIVE_OPTIMIZER_SERVE``)."""
+    return create_app(ServeSettings.from_env())

@@ -1,0 +1,291 @@
+"""Group commit: requests enqueue their event and await the next batched write.
+
+A request is answered only after the transaction holding its event has committed, so an
+acknowledged decision or reward survives ``kill -9``; yet there is one commit per batch,
+not per request: while one batch is being written the next one fills up. Each write
+classifies every event in it (new, duplicate, unknown, late, not activated) with a few
+queries per batch, and inserts with ``ON CONFLICT DO NOTHING ... RETURNING`` so two
+workers racing on the same id store it once and only one of them is told it is new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from optimizer.errors import OptimizerError
+from optimizer.serve.models import DeferredRow
+from optimizer.store import rows
+from optimizer.store.bulk import insert_ignore, insert_new
+from optimizer.store.engine import EVENTS_LOCK, write_transaction
+from optimizer.store.models import CandidateSetRow, DecisionRow, RewardRow
+
+log = logging.getLogger("optimizer.serve")
+DECISION = DecisionRow.__table__  # type: ignore[attr-defined]
+REWARD = RewardRow.__table__  # type: ignore[attr-defined]
+DEFERRED = DeferredRow.__table__  # type: ignore[attr-defined]
+CANDIDATE_SET = CandidateSetRow.__table__  # type: ignore[attr-defined]
+DECISION_COLUMNS = [c.name for c in DECISION.columns]
+
+
+@dataclass(frozen=True)
+class RankOp:
+    row: dict[str, Any]  # a decision row from ``store.rows.decision_row``
+    deferred: bool
+
+
+@dataclass(frozen=True)
+class ActivateOp:
+    event_id: str
+    campaign: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RewardOp:
+    event_id: str
+    campaign: str
+    kind: str
+    value: float
+    at: datetime
+    window: timedelta
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # new | duplicate | activated | active | recorded | late | unknown | inactive
+    detail: Any = None  # the stored chosen action of a duplicate rank
+
+
+class StoreUnavailable(OptimizerError):
+    """The batch could not be written; nothing in it was acknowledged."""
+
+
+def _insert_decisions(conn, decisions: list[dict]) -> set[tuple]:
+    """Insert decision rows and their candidate sets; returns the event ids inserted."""
+    sets = {r["candidate_set_id"]: r["candidates"] for r in decisions if r["candidate_set_id"]}
+    insert_ignore(
+        conn, CANDIDATE_SET, [{"id": k, "size": len(v), "ids": list(v)} for k, v in sets.items()]
+    )
+    return insert_new(conn, DECISION, [{c: r[c] for c in DECISION_COLUMNS} for r in decisions])
+
+
+def _json_row(row: dict) -> dict:
+    return {**row, "timestamp": row["timestamp"].isoformat(), "candidates": list(row["candidates"])}
+
+
+def _ranks(conn, ops: list[tuple[int, RankOp]], out: list[Outcome | None]) -> None:
+    ids = [op.row["event_id"] for _, op in ops]
+    taken = dict(
+        conn.execute(
+            select(DECISION.c.event_id, DECISION.c.chosen).where(DECISION.c.event_id.in_(ids))
+        ).all()
+    )
+    for event_id, row in conn.execute(
+        select(DEFERRED.c.event_id, DEFERRED.c.decision).where(DEFERRED.c.event_id.in_(ids))
+    ):
+        taken[event_id] = row["chosen"]
+    live, deferred, seen = [], [], set()
+    for i, op in ops:
+        event_id = op.row["event_id"]
+        if event_id in taken or event_id in seen:
+            out[i] = Outcome("duplicate", taken.get(event_id))
+            continue
+        seen.add(event_id)
+        if op.deferred:
+            deferred.append(
+                (
+                    i,
+                    dict(
+                        event_id=event_id,
+                        campaign=op.row["campaign"],
+                        decision=_json_row(op.row),
+                        created_at=op.row["timestamp"],
+                    ),
+                )
+            )
+        else:
+            live.append((i, op.row))
+    new = _insert_decisions(conn, [r for _, r in live])
+    new |= insert_new(conn, DEFERRED, [r for _, r in deferred])
+    for i, r in live + deferred:
+        out[i] = Outcome("new") if (r["event_id"],) in new else Outcome("duplicate")
+
+
+def _activations(conn, ops: list[tuple[int, ActivateOp]], out: list[Outcome | None]) -> None:
+    ids = [op.event_id for _, op in ops]
+    waiting = {
+        r.event_id: r for r in conn.execute(select(DEFERRED).where(DEFERRED.c.event_id.in_(ids)))
+    }
+    live = dict(
+        conn.execute(
+            select(DECISION.c.event_id, DECISION.c.campaign).where(DECISION.c.event_id.in_(ids))
+        ).all()
+    )
+    for i, op in ops:
+        row = waiting.get(op.event_id)
+        if row is None or row.campaign != op.campaign:
+            known = live.get(op.event_id) == op.campaign
+            out[i] = Outcome("active" if known else "unknown")
+            continue
+        if row.activated_at is not None or op.event_id in live:
+            out[i] = Outcome("active")
+            continue
+        # the reward window starts at activation: the decision is stored with that time
+        fields = {k: row.decision[k] for k in ACTIVATED_FIELDS}
+        _insert_decisions(conn, [rows.decision_row(**fields, timestamp=op.at)])
+        conn.execute(
+            update(DEFERRED)
+            .where(DEFERRED.c.event_id == op.event_id, DEFERRED.c.activated_at.is_(None))
+            .values(activated_at=op.at)
+        )
+        live[op.event_id] = op.campaign
+        out[i] = Outcome("activated")
+
+
+ACTIVATED_FIELDS = (
+    "event_id",
+    "campaign",
+    "segment",
+    "context",
+    "candidates",
+    "chosen",
+    "probability",
+    "policy",
+    "policy_version",
+)
+
+
+def _rewards(conn, ops: list[tuple[int, RewardOp]], out: list[Outcome | None]) -> None:
+    ids = [op.event_id for _, op in ops]
+    decided = {
+        r.event_id: (r.campaign, rows.utc(r.timestamp))
+        for r in conn.execute(
+            select(DECISION.c.event_id, DECISION.c.campaign, DECISION.c.timestamp).where(
+                DECISION.c.event_id.in_(ids)
+            )
+        )
+    }
+    waiting = set(
+        conn.execute(
+            select(DEFERRED.c.event_id).where(
+                DEFERRED.c.event_id.in_(ids), DEFERRED.c.activated_at.is_(None)
+            )
+        ).scalars()
+    )
+    fresh = []
+    for i, op in ops:
+        found = decided.get(op.event_id)
+        if found is None or found[0] != op.campaign:
+            out[i] = Outcome("inactive" if op.event_id in waiting else "unknown")
+            continue
+        late = op.at - found[1] > op.window
+        out[i] = Outcome("late" if late else "recorded")
+        fresh.append(
+            (
+                i,
+                rows.reward_row(
+                    event_id=op.event_id, kind=op.kind, value=op.value, timestamp=op.at
+                ),
+            )
+        )
+    new = insert_new(conn, REWARD, [r for _, r in fresh])
+    for i, r in fresh:  # a key stored before, or twice in this batch: only one is new
+        key = (r["event_id"], r["kind"])
+        if key in new:
+            new.discard(key)
+        else:
+            out[i] = Outcome("duplicate")
+
+
+def write_batch(engine, ops: Sequence[Any]) -> list[Outcome]:
+    """Write one batch in one transaction, serialised with other event writers (ingest):
+    decisions, then activations, then rewards (a reward may follow its decision in the
+    same batch). Returns one outcome per op."""
+    out: list[Outcome | None] = [None] * len(ops)
+    groups: dict[type, list] = {RankOp: [], ActivateOp: [], RewardOp: []}
+    for i, op in enumerate(ops):
+        groups[type(op)].append((i, op))
+    with write_transaction(engine, EVENTS_LOCK) as conn:
+        if groups[RankOp]:
+            _ranks(conn, groups[RankOp], out)
+        if groups[ActivateOp]:
+            _activations(conn, groups[ActivateOp], out)
+        if groups[RewardOp]:
+            _rewards(conn, groups[RewardOp], out)
+    return [o for o in out if o is not None]
+
+
+class Journal:
+    """The group-commit writer of one worker: one thread writes, requests await."""
+
+    def __init__(self, engine, linger: float = 0.0005, max_batch: int = 1000) -> None:
+        if engine.dialect.name not in ("sqlite", "postgresql"):
+            raise OptimizerError(
+                f"serve needs SQLite or PostgreSQL, not {engine.dialect.name}; "
+                "use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB"
+            )
+        self.engine = engine
+        self.linger = linger
+        self.max_batch = max_batch
+        self._queue: list[tuple[Any, asyncio.Future]] = []
+        self._wake = asyncio.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="journal")
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+        self.batches = 0
+
+    async def submit(self, op: Any) -> Outcome:
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((op, future))
+        self._wake.set()
+        return await future
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Write what is queued, then stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        self._executor.shutdown(wait=True)
+
+    async def _run(self) -> None:
+        while not self._stopping or self._queue:
+            await self._wake.wait()
+            if self.linger:
+                await asyncio.sleep(self.linger)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+        if not self._queue:
+            self._wake.clear()
+        if not batch:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            outcomes = await loop.run_in_executor(
+                self._executor, write_batch, self.engine, [op for op, _ in batch]
+            )
+        except Exception as exc:  # the database is down or locked: nobody is acknowledged
+            log.exception("group commit of %d events failed", len(batch))
+            error = StoreUnavailable(f"the store could not be written ({type(exc).__name__})")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        self.batches += 1
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if not future.done():
+                future.set_result(outcome)
