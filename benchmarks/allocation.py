@@ -69,7 +69,7 @@ def policies(impressions: int, seed: int) -> None:
     base = None
     for name in ("vw", "thompson", "uniform"):
         t0 = time.perf_counter()
-        s = run_campaign(apply_overrides(cfg, policy=name, seed=seed), impressions)
+        s = run_campaign(apply_overrides(cfg, policy=name, seed=seed), impressions).to_json()
         wall = time.perf_counter() - t0
         rows = [s["policy"]] if name != "uniform" else [s["uniform"], s["oracle"]]
         base = s["uniform"]["clicks"]

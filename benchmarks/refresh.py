@@ -58,17 +58,17 @@ def main() -> None:
                 + "  ".join(f"{sec.get(s, 0.0):>9.1f}" for s in STAGES)
                 + f"  {sum(sec.values()):>9.1f}"
             )
-            refresh = state.history[-1].get("generator_refresh")
+            refresh = state.history[-1].generator_refresh
             if refresh:
-                m = refresh["metrics"]
+                m = refresh.metrics
                 print(
                     f"       LoRA: {m['steps']} steps x batch {m['batch_size']}, "
                     f"{m['seconds_per_step']:.1f} s/step, loss {m['loss_first']} -> "
                     f"{m['loss_last']}, {m['examples']} examples"
                 )
         print(
-            f"pool true CTR: {state.history[0]['pool_true_ctr']:.4f} -> "
-            f"{state.history[-1]['pool_true_ctr']:.4f}"
+            f"pool true CTR: {state.initial.pool_true_ctr:.4f} -> "
+            f"{state.history[-1].pool_true_ctr:.4f}"
         )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (max RSS): {peak:,.0f} MB")

@@ -1,12 +1,14 @@
 """The campaign loop, top to bottom: generate -> filter -> allocate -> observe -> refresh.
 
 ``run_campaign`` runs a simulated campaign in numbered steps, one call per stage. ``serve``
-is the allocate/observe inner loop shared by the campaign and the table-driven replay.
+is the allocate/observe inner loop shared by the campaign, the rounds and the table replay.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from optimizer.observe import Tally, respond
 from optimizer.pool import Pool, build_pool
 from optimizer.records import Context, Creative, Decision, Feedback
 from optimizer.rng import Streams
+from optimizer.summaries import Comparison, PoolSummary, RunSummary
 from simulators.base import Simulator
 
 Progress = Callable[[int], None]
@@ -28,40 +31,57 @@ ProgressFactory = Callable[[str, int], Progress]
 Sink = Callable[[list[Feedback]], None]
 
 
+@dataclass(frozen=True)
+class Serving:
+    """What to serve and how: ``impressions`` users in batches of ``batch_size`` (the policy
+    learns after each batch), drawing from ``streams``; events are ``{run_id}-{i:09d}`` of
+    ``campaign``, stamped by ``clock``."""
+
+    impressions: int
+    batch_size: int
+    streams: Streams
+    campaign: str
+    run_id: str
+    clock: Clock
+
+
+def campaign_clock(cfg: CampaignConfig, first: int = 0) -> Clock:
+    """Simulated time from the config's start date and daily volume; impression 0 of the
+    clock is the campaign's impression ``first``."""
+    step = 86_400 / cfg.simulator.impressions_per_day
+    return Clock(datetime.fromisoformat(cfg.simulator.start).timestamp() + first * step, step)
+
+
 def serve(
     simulator: Simulator,
     pool: Pool,
     policy: Policy,
-    impressions: int,
-    batch_size: int,
-    streams: Streams,
-    campaign: str,
-    run_id: str,
-    clock: Clock,
+    serving: Serving,
     sink: Sink | None = None,
     progress: Progress | None = None,
 ) -> Tally:
-    """Serve ``impressions`` simulated users; the policy learns after every batch.
+    """Serve simulated users; the policy learns after every batch.
 
     Users, click draws and policy randomness come from fresh ``users``, ``clicks`` and
     ``policy`` streams, so every policy served on one seed meets the same users with the same
     luck (common random numbers).
     """
-    users, clicks, policy_rng = (streams.fresh(n) for n in ("users", "clicks", "policy"))
-    arrivals = _arrivals(simulator, users, clicks, impressions)
+    streams, n = serving.streams, serving.impressions
+    users, clicks, policy_rng = (streams.fresh(s) for s in ("users", "clicks", "policy"))
+    arrivals = _arrivals(simulator, users, clicks, n)
     tally = Tally()
-    for start in range(0, impressions, batch_size):
-        m = min(batch_size, impressions - start)
+    for start in range(0, n, serving.batch_size):
+        m = min(serving.batch_size, n - start)
         batch: list[Feedback] = []
         for i in range(start, start + m):
             context, draw = next(arrivals)
             candidates = pool[context.segment]
-            event_id = f"{run_id}-{i:09d}"
+            event_id = f"{serving.run_id}-{i:09d}"
             choice = policy.choose(context, candidates, policy_rng, event_id=event_id)
             decision = Decision(
                 event_id=event_id,
-                timestamp=clock.at(i),
-                campaign=campaign,
+                timestamp=serving.clock.at(i),
+                campaign=serving.campaign,
                 context=context,
                 candidates=tuple(c.id for c in candidates),
                 chosen=candidates[choice.index].id,
@@ -99,73 +119,43 @@ def compare(
     make_simulator: Callable[[], Simulator],
     pool: Pool,
     policy: Policy,
-    impressions: int,
-    batch_size: int,
-    streams: Streams,
-    campaign: str,
-    run_id: str,
-    clock: Clock,
+    serving: Serving,
     sink: Sink | None = None,
     progress: ProgressFactory | None = None,
-) -> dict:
-    """Serve ``policy``, uniform and the oracle on the same seed; summarise side by side."""
+) -> Comparison:
+    """Serve ``policy``, uniform and the oracle on the same seed; summarise side by side.
+
+    Only the policy's events go to ``sink``; the baselines' run ids end in ``-uniform`` and
+    ``-oracle``."""
     from optimizer.allocate.baselines import UniformPolicy
     from simulators.oracle import OraclePolicy
 
-    def bar(label: str) -> Progress | None:
-        return progress(f"serving {label}", impressions) if progress else None
+    def serve_as(label: str, sim: Simulator, served: Policy, sink: Sink | None) -> Tally:
+        suffix = "" if served is policy else f"-{label}"
+        bar = progress(f"serving {label}", serving.impressions) if progress else None
+        spec = dataclasses.replace(serving, run_id=serving.run_id + suffix)
+        return serve(sim, pool, served, spec, sink, bar)
 
-    tally = serve(
-        make_simulator(),
-        pool,
-        policy,
-        impressions,
-        batch_size,
-        streams,
-        campaign,
-        run_id,
-        clock,
-        sink,
-        bar(policy.name),
-    )
-    uniform = serve(
-        make_simulator(),
-        pool,
-        UniformPolicy(),
-        impressions,
-        batch_size,
-        streams,
-        campaign,
-        run_id + "-uniform",
-        clock,
-        None,
-        bar("uniform"),
-    )
+    tally = serve_as(policy.name, make_simulator(), policy, sink)
+    uniform = serve_as("uniform", make_simulator(), UniformPolicy(), None)
     oracle_sim = make_simulator()
-    oracle = serve(
-        oracle_sim,
-        pool,
-        OraclePolicy(oracle_sim),
-        impressions,
-        batch_size,
-        streams,
-        campaign,
-        run_id + "-oracle",
-        clock,
-        None,
-        bar("oracle"),
+    oracle = serve_as("oracle", oracle_sim, OraclePolicy(oracle_sim), None)
+    return Comparison(
+        campaign=serving.campaign,
+        run_id=serving.run_id,
+        seed=serving.streams.seed,
+        policy=tally.totals(policy.name),
+        uniform=uniform.totals("uniform"),
+        oracle=oracle.totals("oracle"),
+        regret=round(tally.regret, 3),
+        lift_vs_uniform=round(tally.clicks / uniform.clicks, 4) if uniform.clicks else None,
+        segments=tally.segment_table(),
     )
-    return {
-        "campaign": campaign,
-        "run_id": run_id,
-        "seed": streams.seed,
-        "policy": tally.totals(policy.name),
-        "uniform": uniform.totals("uniform"),
-        "oracle": oracle.totals("oracle"),
-        "regret": round(tally.regret, 3),
-        "lift_vs_uniform": round(tally.clicks / uniform.clicks, 4) if uniform.clicks else None,
-        "segments": tally.segment_table(),
-    }
+
+
+def initial_batch(cfg: CampaignConfig, generate: bool) -> str:
+    """The screening batch key of a campaign's initial pool."""
+    return run_key("initial", cfg.config_hash(), cfg.seed, generate)
 
 
 def initial_pool(
@@ -173,27 +163,33 @@ def initial_pool(
     streams: Streams,
     generate: bool = True,
     screen: bool = True,
-    store=None,  # optimizer.store.Store | None
     progress: ProgressFactory | None = None,
 ) -> tuple[list[Creative], list]:
     """Steps 1 and 2: the seed creatives and, when the config has prompts, the LLM's
     candidates per segment, screened together. Returns the kept creatives (with text
-    features for the bandit) and every verdict."""
+    features for the bandit) and every verdict; writes nothing to the store."""
     seeds = seed_creatives(cfg)
     if not screen:
         return seeds, []
     from optimizer.screening import generate_and_screen
 
-    batch = run_key("initial", cfg.config_hash(), cfg.seed, generate)
     return generate_and_screen(
         cfg,
         streams.fresh("generate"),
-        store,
-        batch,
+        None,
+        initial_batch(cfg, generate),
         seeds=seeds,
         generate=generate,
         progress=progress,
     )
+
+
+def store_pool(store, cfg: CampaignConfig, batch: str, creatives: list[Creative], verdicts: list):
+    """The campaign, the verdicts of its screening batch and the kept creatives."""
+    store.save_campaign(cfg)
+    if verdicts:
+        store.add_verdicts(cfg.name, batch, verdicts)
+    store.add_creatives(creatives)
 
 
 def run_campaign(
@@ -204,11 +200,12 @@ def run_campaign(
     progress: ProgressFactory | None = None,
     generate: bool = True,
     screen: bool = True,
-) -> dict:
+) -> RunSummary:
     """One simulated campaign: returns the summary (also stored with the run).
 
     ``generate``: let the LLM write candidates when the config has prompts. ``screen``: run
     the filter stage (needed for text features; off, the bandit sees creative ids only).
+    Nothing is written to the store until the pool can serve every segment.
     """
     from simulators.audience import AudienceSimulator
 
@@ -222,28 +219,13 @@ def run_campaign(
         generate and bool(cfg.prompts),
         screen,
     )
-    if store is not None:
-        from optimizer.store.models import RunRow
 
-        store.save_campaign(cfg)
-        store.start_run(
-            RunRow(
-                id=run_id,
-                campaign=cfg.name,
-                policy=alloc.policy,
-                seed=cfg.seed,
-                config_hash=cfg.config_hash(),
-                impressions=impressions,
-                batch_size=alloc.batch_size,
-                versions=library_versions(),
-            )
-        )
-
-    # 1-2. Generate and filter the initial pool.
-    creatives, verdicts = initial_pool(cfg, streams, generate, screen, store, progress)
+    # 1-2. Generate and filter the initial pool; check every segment can be served.
+    creatives, verdicts = initial_pool(cfg, streams, generate, screen, progress)
     pool = build_pool(creatives, [s.name for s in cfg.segments])
     if store is not None:
-        store.add_creatives(creatives)
+        store_pool(store, cfg, initial_batch(cfg, generate), creatives, verdicts)
+        store.start_run(run_row(cfg, run_id, "simulation", impressions))
 
     # 3-4. Allocate and observe: the bandit serves simulated users and learns from clicks;
     #      uniform and the oracle serve the same users for comparison.
@@ -253,59 +235,84 @@ def run_campaign(
         exploration=alloc.exploration,
         params=dict(alloc.params),
     )
-    start = datetime.fromisoformat(cfg.simulator.start).timestamp()
-    clock = Clock(start=start, step=86_400 / cfg.simulator.impressions_per_day)
+    serving = Serving(impressions, alloc.batch_size, streams, cfg.name, run_id, campaign_clock(cfg))
     sink = (lambda batch: store.log(batch, run_id=run_id)) if store is not None else None
-    summary = compare(
+    comparison = compare(
         lambda: AudienceSimulator(cfg, streams.fresh("simulator")),
         pool,
         policy,
-        impressions,
-        alloc.batch_size,
-        streams,
-        cfg.name,
-        run_id,
-        clock,
+        serving,
         sink,
         progress,
     )
-    summary["pool"] = {
-        "creatives": len(creatives),
-        "generated_kept": sum(c.source == "generated" for c in creatives),
-        "screened": len(verdicts),
-        "rejected": sum(not v.kept for v in verdicts),
-    }
+    pool_summary = PoolSummary(
+        creatives=len(creatives),
+        generated_kept=sum(c.source == "generated" for c in creatives),
+        screened=len(verdicts),
+        rejected=sum(not v.kept for v in verdicts),
+    )
 
     # 5. Persist the learned policy so a later run or evaluation can resume from it.
-    model_path = None
-    if state_dir is not None and hasattr(policy, "save"):
-        folder = Path(state_dir) / cfg.name / run_id
-        folder.mkdir(parents=True, exist_ok=True)
-        model_path = str(folder / f"policy.{policy.name}")
-        policy.save(Path(model_path))
-    summary["model_path"] = model_path
+    model_path = save_policy(policy, state_dir, cfg.name, run_id)
+    summary = RunSummary.of(comparison, pool_summary, model_path)
     if store is not None:
         if model_path is not None and policy.name == "vw":
-            from optimizer.store.models import PolicyRow
-
-            store.save_policy(
-                PolicyRow(
-                    version=f"vw-run-{run_id}",
-                    campaign=cfg.name,
-                    kind="vw",
-                    path=model_path,
-                    source="run",
-                    events=impressions,
-                    metrics={
-                        "text_features": screen,
-                        "seed": cfg.seed,
-                        "expected_ctr": summary["policy"]["expected_ctr"],
-                    },
-                )
+            summary = RunSummary.of(
+                comparison, pool_summary, model_path, register_vw(store, cfg, summary, screen)
             )
-            summary["policy_version"] = f"vw-run-{run_id}"
-        store.finish_run(run_id, summary, model_path)
+        store.finish_run(run_id, summary.to_json(), model_path)
     return summary
+
+
+def run_row(cfg: CampaignConfig, run_id: str, kind: str, impressions: int):
+    """The store's row for a run serving the config's policy (``optimizer.store.RunRow``)."""
+    from optimizer.store.models import RunRow
+
+    return RunRow(
+        id=run_id,
+        campaign=cfg.name,
+        kind=kind,
+        policy=cfg.allocation.policy,
+        seed=cfg.seed,
+        config_hash=cfg.config_hash(),
+        impressions=impressions,
+        batch_size=cfg.allocation.batch_size,
+        versions=library_versions(),
+    )
+
+
+def save_policy(policy: Policy, state_dir: Path | None, campaign: str, run_id: str) -> str | None:
+    """Save a policy that can be saved under ``state_dir/campaign/run_id``; its path."""
+    if state_dir is None or not hasattr(policy, "save"):
+        return None
+    folder = Path(state_dir) / campaign / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"policy.{policy.name}"
+    policy.save(path)
+    return str(path)
+
+
+def register_vw(store, cfg: CampaignConfig, summary: RunSummary, screen: bool) -> str:
+    """Register a run's saved VW model as a policy version; returns the version."""
+    from optimizer.store.models import PolicyRow
+
+    version = f"vw-run-{summary.run_id}"
+    store.save_policy(
+        PolicyRow(
+            version=version,
+            campaign=cfg.name,
+            kind="vw",
+            path=summary.model_path,
+            source="run",
+            events=summary.policy.impressions,
+            metrics={
+                "text_features": screen,
+                "seed": cfg.seed,
+                "expected_ctr": summary.policy.expected_ctr,
+            },
+        )
+    )
+    return version
 
 
 def replay_table(
@@ -315,8 +322,8 @@ def replay_table(
     batch_size: int,
     seed: int,
     progress: ProgressFactory | None = None,
-) -> dict:
-    """The table-driven A/B replay (``simulate --arms-csv``): same summary keys as a run."""
+) -> Comparison:
+    """The table-driven A/B replay (``simulate --arms-csv``): the same comparison as a run."""
     from simulators.table import TableSimulator
 
     streams = Streams(seed)
@@ -331,16 +338,5 @@ def replay_table(
         impressions,
         batch_size,
     )
-    return compare(
-        lambda: TableSimulator(table),
-        pool,
-        policy,
-        impressions,
-        batch_size,
-        streams,
-        table.campaign,
-        run_id,
-        Clock(0.0, 1.0),
-        None,
-        progress,
-    )
+    serving = Serving(impressions, batch_size, streams, table.campaign, run_id, Clock(0.0, 1.0))
+    return compare(lambda: TableSimulator(table), pool, policy, serving, None, progress)

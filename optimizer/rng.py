@@ -10,7 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
-STREAMS = ("users", "clicks", "policy", "simulator", "generate", "bootstrap")
+# New names go at the end: a stream's seed depends on its position, so appending keeps every
+# existing stream's numbers. ``evaluation``: the fixed users a pool's true value is measured
+# on; ``finetune``: the examples and LoRA training order of a generator refresh.
+STREAMS = (
+    "users",
+    "clicks",
+    "policy",
+    "simulator",
+    "generate",
+    "bootstrap",
+    "evaluation",
+    "finetune",
+)
 
 
 class Streams:

@@ -4,6 +4,7 @@ real SQLite database. Kept small: a handful of generations."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 import yaml
@@ -101,14 +102,42 @@ def test_a_round_with_the_whole_refresh(tmp_path):
     summary = run_rounds(cfg, 1, 2_000, True, store, tmp_path / "state")
     (row,) = store.rounds(cfg.name)
     m = row.metrics
-    assert m["prompt_written"]["parent"] in ("benefit", "direct")
     assert {"allocate", "assess", "retire", "prompts", "finetune", "commit"} <= set(m["seconds"])
+    # the policy served against the simulator's truth: no better than the oracle, and above
+    # uniform serving of the same pool
+    assert m["uniform_ctr"] < m["expected_ctr"] <= m["oracle_ctr"]
+
+    # prompts rewritten: a child of a config prompt, from one segment's evidence
+    written = m["prompt_written"]
+    assert written["parent"] in ("benefit", "direct")
+    assert written["segment"] in {s.name for s in cfg.segments}
+    state = json.loads(
+        (tmp_path / "state" / cfg.name / summary.run_id / "round-001" / "state.json").read_text()
+    )
+    assert written["id"] in {p["id"] for p in state["prompts"]}
+
+    # replacements: retirements opened slots; each was filled by a generated, screened and
+    # gated candidate or is reported open
+    assert m["retirements"], "no retirement: the round opened no slot to refill"
+    before = state["history"][0]["pool_size"]
+    retired = Counter(r["segment"] for r in m["retirements"])
+    new = Counter(c["segment"] for c in m["new_creatives"])
+    unfilled = m.get("unfilled", {})
+    opened = {s: 6 - (n - retired[s]) for s, n in before.items() if n - retired[s] < 6}
+    assert opened, "retirements left every segment at or above the pool size"
+    for segment, slots in opened.items():
+        assert new[segment] + unfilled.get(segment, 0) == slots
+        assert m["pool_size"][segment] == 6 - unfilled.get(segment, 0)
+    batches = {s.batch for s in store.screenings(cfg.name)}
+    assert {f"{summary.run_id}-r1-{s}" for s in opened} <= batches
+    stored = {c.id: c for c in store.creatives(cfg.name)}
+    for c in m["new_creatives"]:
+        assert stored[c["id"]].lineage["round"] == 1 and stored[c["id"]].source == "generated"
+
+    # the generator refreshed with LoRA, in the store and the report
     assert m["finetune_data"]["sft"] >= 1
     version = m["generator_refresh"]["version"]
-    assert "+lora-" in version and summary["generator"] == version
+    assert "+lora-" in version and summary.generator == version
     assert [g.version for g in store.generators(cfg.name)] == [version]
-    for new in m["new_creatives"]:
-        stored = next(c for c in store.creatives(cfg.name) if c.id == new["id"])
-        assert stored.lineage["round"] == 1 and stored.source == "generated"
     page = write_report(store, cfg.name, tmp_path / "report").read_text()
     assert version in page

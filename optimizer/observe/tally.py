@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from optimizer.records import Creative, Feedback
+from optimizer.summaries import CreativeLine, SegmentSummary, Totals
 
 
 @dataclass
@@ -66,39 +67,40 @@ class Tally:
     def regret(self) -> float:
         return self.oracle_expected - self.expected
 
-    def totals(self, name: str) -> dict[str, float | int | str]:
+    def totals(self, name: str) -> Totals:
         n = max(self.impressions, 1)
-        return {
-            "name": name,
-            "impressions": self.impressions,
-            "clicks": int(self.clicks),
-            "ctr": round(self.ctr, 6),
-            "expected_ctr": round(self.expected / n, 6),
-            "regret": round(self.regret, 3),
-        }
+        return Totals(
+            name=name,
+            impressions=self.impressions,
+            clicks=int(self.clicks),
+            ctr=round(self.ctr, 6),
+            expected_ctr=round(self.expected / n, 6),
+            regret=round(self.regret, 3),
+        )
 
-    def segment_table(self) -> dict[str, dict]:
-        out: dict[str, dict] = {}
-        for name, seg in sorted(self.segments.items()):
-            rows = []
-            for cid, ct in seg.creatives.items():
-                rows.append(
-                    {
-                        "id": cid,
-                        "headline": ct.headline,
-                        "impressions": ct.shown,
-                        "share": round(ct.shown / seg.impressions, 4) if seg.impressions else 0.0,
-                        "clicks": int(ct.clicks),
-                        "observed_ctr": round(ct.clicks / ct.shown, 5) if ct.shown else None,
-                        "true_ctr": round(ct.true_sum / ct.offered, 5) if ct.offered else None,
-                    }
-                )
-            rows.sort(key=lambda r: -(r["true_ctr"] or 0.0))
-            out[name] = {
-                "impressions": seg.impressions,
-                "clicks": int(seg.clicks),
-                "ctr": round(seg.clicks / seg.impressions, 5) if seg.impressions else 0.0,
-                "best_creative": rows[0]["id"] if rows else None,
-                "creatives": rows,
-            }
-        return out
+    def segment_table(self) -> dict[str, SegmentSummary]:
+        """Per segment (sorted by name): its creatives, best true CTR first."""
+        return {name: _segment(seg) for name, seg in sorted(self.segments.items())}
+
+
+def _segment(seg: SegmentTally) -> SegmentSummary:
+    rows = [
+        CreativeLine(
+            id=cid,
+            headline=ct.headline,
+            impressions=ct.shown,
+            share=round(ct.shown / seg.impressions, 4) if seg.impressions else 0.0,
+            clicks=int(ct.clicks),
+            observed_ctr=round(ct.clicks / ct.shown, 5) if ct.shown else None,
+            true_ctr=round(ct.true_sum / ct.offered, 5) if ct.offered else None,
+        )
+        for cid, ct in seg.creatives.items()
+    ]
+    rows.sort(key=lambda r: -(r.true_ctr or 0.0))
+    return SegmentSummary(
+        impressions=seg.impressions,
+        clicks=int(seg.clicks),
+        ctr=round(seg.clicks / seg.impressions, 5) if seg.impressions else 0.0,
+        best_creative=rows[0].id if rows else None,
+        creatives=tuple(rows),
+    )

@@ -12,7 +12,7 @@ creative without clicks yet is not judged on a zero-width interval.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from optimizer.records import Feedback
@@ -72,3 +72,27 @@ class CreativeStats:
         return Assessment(
             segment, creative_id, mean, max(mean - half, 0.0), mean + half, int(n), int(shown)
         )
+
+
+@dataclass(frozen=True)
+class RoundAssessment:
+    """A round's evidence per segment: ``overall`` over all rounds so far (per segment, in
+    pool order), ``recent`` from this round alone and ``previous`` from the rounds before,
+    both keyed by (segment, creative id)."""
+
+    overall: dict[str, list[Assessment]]
+    recent: dict[tuple[str, str], Assessment]
+    previous: dict[tuple[str, str], Assessment]
+
+
+def assess_round(
+    stats: CreativeStats, pool: Mapping[str, Sequence[str]], served: Sequence[Feedback]
+) -> RoundAssessment:
+    """Assess every active creative; adds this round's ``served`` events to ``stats``."""
+    previous = {(s, c): stats.assess(s, c) for s, ids in pool.items() for c in ids}
+    stats.update(served)
+    this_round = CreativeStats()
+    this_round.update(served)
+    overall = {s: [stats.assess(s, c) for c in ids] for s, ids in pool.items()}
+    recent = {(s, c): this_round.assess(s, c) for s, ids in pool.items() for c in ids}
+    return RoundAssessment(overall, recent, previous)

@@ -12,14 +12,35 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from optimizer.config import CampaignConfig
 from optimizer.records import Creative
 from optimizer.refresh.assess import Assessment
+from optimizer.refresh.prompts import PromptArm
+
+
+@dataclass(frozen=True)
+class FinetuneData:
+    """The fine-tuning files a round wrote: supervised examples and preference pairs."""
+
+    sft: int
+    preferences: int
+    folder: str
+
+
+@dataclass(frozen=True)
+class GeneratorRefresh:
+    """What a round's generator refresh did: its data, and the new version when the data
+    was enough to train on."""
+
+    data: FinetuneData
+    data_hash: str
+    version: GeneratorVersion | None
 
 
 @dataclass(frozen=True)
@@ -94,14 +115,15 @@ def lora_refresh(
     batch_size: int,
     learning_rate: float,
     rank: int,
-    seed: int,
+    rng: np.random.Generator,
     data_hash: str,
 ) -> GeneratorVersion:
     """Train the backend's LoRA adapter (created on first use) on ``sft`` for ``steps``
-    steps, save it, and switch the backend to the new version."""
+    steps, save it, and switch the backend to the new version. ``rng`` seeds torch (the
+    adapter's initial weights) and orders the examples."""
     import torch
 
-    torch.manual_seed(seed)
+    torch.manual_seed(int(rng.integers(2**31 - 1)))
     tok = backend.tokenizer
     model = backend.trainable(rank)
 
@@ -123,7 +145,6 @@ def lora_refresh(
         mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids])
         return input_ids.to(backend.device), mask.to(backend.device), label_t.to(backend.device)
 
-    rng = np.random.default_rng(seed)
     order = [int(i) for i in rng.permutation(len(sft))]
     chunks = [
         [sft[order[(s * batch_size + j) % len(sft)]] for j in range(batch_size)]
@@ -157,3 +178,52 @@ def lora_refresh(
             "examples": len(sft),
         },
     )
+
+
+def refresh_generator(
+    cfg: CampaignConfig,
+    backend,  # optimizer.generate.backends.TransformersBackend
+    prompts: Sequence[PromptArm],
+    creatives: Mapping[str, Creative],
+    assessments: dict[str, list[Assessment]],
+    folder: Path,
+    rng: np.random.Generator,
+) -> GeneratorRefresh:
+    """Write the round's fine-tuning data to ``folder`` and, with ``refresh.finetune``'s
+    ``min_examples`` supervised examples, train a LoRA adapter into ``folder/adapter``.
+    Each example's prompt is rendered from the prompt that wrote the creative, with few-shot
+    examples drawn from ``rng``."""
+    from optimizer.config import PromptVariant
+    from optimizer.generate.prompts import pick_examples, render
+
+    ft = cfg.refresh.finetune
+    by_id = {p.id: p for p in prompts}
+
+    def messages(c: Creative) -> list[dict] | None:
+        arm = by_id.get(c.prompt_id or "") or (prompts[0] if prompts else None)
+        if arm is None or c.segment is None and not cfg.segments:
+            return None
+        segment = c.segment or cfg.segments[0].name
+        variant = PromptVariant(id=arm.id, template=arm.template, system=arm.system)
+        examples = pick_examples(cfg, segment, cfg.generation.examples, rng)
+        req = render(cfg, variant, segment, examples)
+        return [{"role": "system", "content": req.system}, {"role": "user", "content": req.user}]
+
+    sft, prefs = build_examples(assessments, dict(creatives), messages)
+    data_hash = write_jsonl(sft, folder / "sft.jsonl")
+    write_jsonl(prefs, folder / "preferences.jsonl")
+    data = FinetuneData(len(sft), len(prefs), str(folder))
+    if len(sft) < ft.min_examples:
+        return GeneratorRefresh(data, data_hash, None)
+    version = lora_refresh(
+        backend,
+        sft,
+        folder / "adapter",
+        ft.steps,
+        ft.batch_size,
+        ft.learning_rate,
+        ft.rank,
+        rng,
+        data_hash,
+    )
+    return GeneratorRefresh(data, data_hash, version)

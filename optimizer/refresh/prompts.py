@@ -44,14 +44,9 @@ def thompson_budget(
     """How many generations each prompt gets: one Beta(1 + clicks, 1 + misses) draw per
     slot, the slot going to the highest draw."""
     budget: Counter = Counter()
+    counts = [stats.get(a.id, (0, 0))[:2] for a in arms]  # (clicks, impressions)
     for _ in range(slots):
-        draws = [
-            rng.beta(
-                1 + stats.get(a.id, (0, 0))[0],
-                1 + max(stats.get(a.id, (0, 0))[1] - stats.get(a.id, (0, 0))[0], 0),
-            )
-            for a in arms
-        ]
+        draws = [rng.beta(1 + c, 1 + max(n - c, 0)) for c, n in counts]
         budget[arms[int(np.argmax(draws))].id] += 1
     return budget
 
@@ -81,7 +76,7 @@ def meta_prompt(
 ) -> str:
     lines = [f"{c.headline} | {c.body} (CTR {ctr:.2%})" for c, ctr in scored]
     return (
-        f"Ads for {product}, shown to: {segment_description}.\n"
+        f"Ads for {product}, shown to: {segment_description.rstrip('.')}.\n"
         "Measured results, best first:\n"
         + "\n".join(lines)
         + "\nWrite one short instruction (one sentence) for writing a better ad for this "
@@ -136,13 +131,14 @@ def weakest(
     """Prompts to retire beyond ``keep``: the lowest posterior mean CTR first."""
     if len(arms) <= keep:
         return []
-
-    def mean(a: PromptArm) -> float:
-        clicks, imps = stats.get(a.id, (0, 0))
-        return (1 + clicks) / (2 + imps)
-
-    ranked = sorted(arms, key=mean)
+    ranked = sorted(arms, key=lambda a: posterior_mean(a, stats))
     return [
-        (a.id, f"weakest prompt: posterior mean CTR {mean(a):.4f}")
+        (a.id, f"weakest prompt: posterior mean CTR {posterior_mean(a, stats):.4f}")
         for a in ranked[: len(arms) - keep]
     ]
+
+
+def posterior_mean(arm: PromptArm, stats: Mapping[str, Sequence[float]]) -> float:
+    """Mean of the prompt's Beta(1 + clicks, 1 + misses) posterior CTR."""
+    clicks, impressions = stats.get(arm.id, (0, 0))[:2]
+    return (1 + clicks) / (2 + impressions)
