@@ -229,12 +229,7 @@ def run_campaign(
 
     # 3-4. Allocate and observe: the bandit serves simulated users and learns from clicks;
     #      uniform and the oracle serve the same users for comparison.
-    policy = make_policy(
-        alloc.policy,
-        seed=streams.int_seed("policy"),
-        exploration=alloc.exploration,
-        params=dict(alloc.params),
-    )
+    policy = config_policy(cfg, streams)
     serving = Serving(impressions, alloc.batch_size, streams, cfg.name, run_id, campaign_clock(cfg))
     sink = (lambda batch: store.log(batch, run_id=run_id)) if store is not None else None
     comparison = compare(
@@ -257,11 +252,21 @@ def run_campaign(
     summary = RunSummary.of(comparison, pool_summary, model_path)
     if store is not None:
         if model_path is not None and policy.name == "vw":
-            summary = RunSummary.of(
-                comparison, pool_summary, model_path, register_vw(store, cfg, summary, screen)
-            )
+            version = register_vw(store, cfg, summary, screen)
+            summary = dataclasses.replace(summary, policy_version=version)
         store.finish_run(run_id, summary.to_json(), model_path)
     return summary
+
+
+def config_policy(cfg: CampaignConfig, streams: Streams) -> Policy:
+    """The config's allocation policy, seeded from the ``policy`` stream."""
+    alloc = cfg.allocation
+    return make_policy(
+        alloc.policy,
+        seed=streams.int_seed("policy"),
+        exploration=alloc.exploration,
+        params=dict(alloc.params),
+    )
 
 
 def run_row(cfg: CampaignConfig, run_id: str, kind: str, impressions: int):

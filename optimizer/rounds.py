@@ -16,12 +16,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from optimizer.allocate import Policy, make_policy
+from optimizer.allocate import Policy
 from optimizer.config import CampaignConfig
 from optimizer.identity import run_key
 from optimizer.loop import (
     Serving,
     campaign_clock,
+    config_policy,
     initial_batch,
     initial_pool,
     run_row,
@@ -115,22 +116,17 @@ class Campaign:
             self.models.load_adapter(state.generator.get("adapter"))
             return state, policy
         shutil.rmtree(self.folder, ignore_errors=True)
-        cfg, alloc = self.cfg, self.cfg.allocation
+        cfg = self.cfg
         creatives, verdicts = initial_pool(cfg, self.streams, self.generate, True, self.progress)
         creatives = [dataclasses.replace(c, lineage={**c.lineage, "round": 0}) for c in creatives]
         pool = build_pool(creatives, self.segments)
         if self.store is not None:
             store_pool(self.store, cfg, initial_batch(cfg, self.generate), creatives, verdicts)
-        policy = make_policy(
-            alloc.policy,
-            seed=self.streams.int_seed("policy"),
-            exploration=alloc.exploration,
-            params=dict(alloc.params),
-        )
+        policy = config_policy(cfg, self.streams)
         version = self.models.backend.info.version if self.generate and cfg.prompts else None
         state = State(
             round=0,
-            policy=alloc.policy,
+            policy=cfg.allocation.policy,
             creatives={c.id: c for c in creatives},
             pool={s: [c.id for c in cs] for s, cs in pool.items()},
             stats=CreativeStats(),

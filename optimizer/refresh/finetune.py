@@ -107,6 +107,30 @@ def write_jsonl(rows: Sequence[dict], path: Path) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def tensors(backend, rows: Sequence[dict]):
+    """Token ids, attention mask and labels (the answer's tokens only; -100 elsewhere) of
+    chat examples, left-padded to one width, on the backend's device."""
+    import torch
+
+    tok = backend.tokenizer
+    ids, labels = [], []
+    for r in rows:
+        prompt = tok.apply_chat_template(
+            r["messages"][:-1], tokenize=False, add_generation_prompt=True
+        )
+        full = prompt + r["messages"][-1]["content"] + tok.eos_token
+        p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+        f_ids = tok(full, add_special_tokens=False)["input_ids"]
+        ids.append(f_ids)
+        labels.append([-100] * len(p_ids) + f_ids[len(p_ids) :])
+    width = max(len(x) for x in ids)
+    pad = tok.pad_token_id
+    input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids])
+    label_t = torch.tensor([[-100] * (width - len(x)) + x for x in labels])
+    mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids])
+    return input_ids.to(backend.device), mask.to(backend.device), label_t.to(backend.device)
+
+
 def lora_refresh(
     backend,
     sft: Sequence[dict],
@@ -124,27 +148,7 @@ def lora_refresh(
     import torch
 
     torch.manual_seed(int(rng.integers(2**31 - 1)))
-    tok = backend.tokenizer
     model = backend.trainable(rank)
-
-    def batch(rows: Sequence[dict]):
-        ids, labels = [], []
-        for r in rows:
-            prompt = tok.apply_chat_template(
-                r["messages"][:-1], tokenize=False, add_generation_prompt=True
-            )
-            full = prompt + r["messages"][-1]["content"] + tok.eos_token
-            p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-            f_ids = tok(full, add_special_tokens=False)["input_ids"]
-            ids.append(f_ids)
-            labels.append([-100] * len(p_ids) + f_ids[len(p_ids) :])
-        width = max(len(x) for x in ids)
-        pad = tok.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids])
-        label_t = torch.tensor([[-100] * (width - len(x)) + x for x in labels])
-        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids])
-        return input_ids.to(backend.device), mask.to(backend.device), label_t.to(backend.device)
-
     order = [int(i) for i in rng.permutation(len(sft))]
     chunks = [
         [sft[order[(s * batch_size + j) % len(sft)]] for j in range(batch_size)]
@@ -155,7 +159,7 @@ def lora_refresh(
     losses = []
     t0 = time.perf_counter()
     for rows in chunks:
-        input_ids, mask, labels = batch(rows)
+        input_ids, mask, labels = tensors(backend, rows)
         out = model(input_ids=input_ids, attention_mask=mask, labels=labels)
         out.loss.backward()
         optim.step()

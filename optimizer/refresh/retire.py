@@ -32,7 +32,7 @@ def choose_retirements(
     more than ``capacity`` creatives, the mature one with the lowest upper bound retires if
     that bound lies below the best's estimate (a creative the bandit has hardly shown keeps
     a wide interval, and so its place, until the evidence is in)."""
-    out = []
+    out: list[Retirement] = []
     for segment, rows in assessments.items():
         ranked = sorted(rows, key=lambda a: -a.ctr)
         protected = {a.creative_id for a in ranked[:keep_at_least]}
@@ -40,56 +40,80 @@ def choose_retirements(
         if not mature:
             continue
         best = max(mature, key=lambda a: a.low)
-        for a in mature:
-            if a.creative_id in protected:
-                continue
-            if a.high < best.low:
-                out.append(
-                    Retirement(
-                        segment,
-                        a.creative_id,
-                        f"confidently worse than {best.creative_id} in {segment}: "
-                        f"CTR {a.ctr:.4f} [{a.low:.4f}, {a.high:.4f}] below "
-                        f"{best.ctr:.4f} [{best.low:.4f}, {best.high:.4f}]",
-                    )
-                )
-                continue
-            before = previous.get((segment, a.creative_id))
-            now = recent.get((segment, a.creative_id))
-            if (
-                before
-                and now
-                and now.events >= min_events
-                and (now.ctr < fatigue_drop * before.ctr and now.high < before.low)
-            ):
-                out.append(
-                    Retirement(
-                        segment,
-                        a.creative_id,
-                        f"fatigued in {segment}: CTR {now.ctr:.4f} [{now.low:.4f}, "
-                        f"{now.high:.4f}] this round, {before.ctr:.4f} [{before.low:.4f}, "
-                        f"{before.high:.4f}] before",
-                    )
-                )
-        if capacity is None:
+        judged = [
+            r
+            for a in mature
+            if a.creative_id not in protected
+            for r in [_judge(segment, a, best, recent, previous, min_events, fatigue_drop)]
+            if r is not None
+        ]
+        out += judged
+        if capacity is not None:
+            gone = protected | {r.creative_id for r in judged}
+            out += _over_capacity(segment, mature, best, gone, len(rows) - len(judged), capacity)
+    return out
+
+
+def _judge(
+    segment: str,
+    a: Assessment,
+    best: Assessment,
+    recent: Mapping[tuple[str, str], Assessment],
+    previous: Mapping[tuple[str, str], Assessment],
+    min_events: int,
+    fatigue_drop: float,
+) -> Retirement | None:
+    """Retire ``a`` when confidently worse than ``best`` or fatigued; else None."""
+    if a.high < best.low:
+        return Retirement(
+            segment,
+            a.creative_id,
+            f"confidently worse than {best.creative_id} in {segment}: "
+            f"CTR {a.ctr:.4f} [{a.low:.4f}, {a.high:.4f}] below "
+            f"{best.ctr:.4f} [{best.low:.4f}, {best.high:.4f}]",
+        )
+    before = previous.get((segment, a.creative_id))
+    now = recent.get((segment, a.creative_id))
+    if (
+        before
+        and now
+        and now.events >= min_events
+        and (now.ctr < fatigue_drop * before.ctr and now.high < before.low)
+    ):
+        return Retirement(
+            segment,
+            a.creative_id,
+            f"fatigued in {segment}: CTR {now.ctr:.4f} [{now.low:.4f}, "
+            f"{now.high:.4f}] this round, {before.ctr:.4f} [{before.low:.4f}, "
+            f"{before.high:.4f}] before",
+        )
+    return None
+
+
+def _over_capacity(
+    segment: str,
+    mature: Sequence[Assessment],
+    best: Assessment,
+    skip: set[str],
+    left: int,
+    capacity: int,
+) -> list[Retirement]:
+    """While ``left`` creatives exceed ``capacity``: the mature one with the lowest upper
+    bound, if that bound lies below the best's estimate (``skip``: protected or retired)."""
+    out = []
+    for a in sorted(mature, key=lambda a: a.high):
+        if left <= capacity or a.high >= best.ctr:
+            break
+        if a.creative_id in skip:
             continue
-        gone = {r.creative_id for r in out if r.segment == segment}
-        left = len(rows) - len(gone)
-        for a in sorted(mature, key=lambda a: a.high):
-            if left <= capacity:
-                break
-            if a.high >= best.ctr:
-                break
-            if a.creative_id in protected or a.creative_id in gone:
-                continue
-            out.append(
-                Retirement(
-                    segment,
-                    a.creative_id,
-                    f"over the pool size {capacity} in {segment}: CTR {a.ctr:.4f} "
-                    f"[{a.low:.4f}, {a.high:.4f}], upper bound below the best's "
-                    f"{best.ctr:.4f} ({best.creative_id})",
-                )
+        out.append(
+            Retirement(
+                segment,
+                a.creative_id,
+                f"over the pool size {capacity} in {segment}: CTR {a.ctr:.4f} "
+                f"[{a.low:.4f}, {a.high:.4f}], upper bound below the best's "
+                f"{best.ctr:.4f} ({best.creative_id})",
             )
-            left -= 1
+        )
+        left -= 1
     return out
