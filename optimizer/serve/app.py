@@ -117,7 +117,8 @@ async def rank_handler(request: Request, service: Service) -> Response:
     s = service.settings
     ranked = rank(req, service.served, service.campaign, s.mode, s.explore, service.rng)
     d = ranked.decision
-    outcome = await service.journal.submit(RankOp(decision_row(d), req.deferActivation))
+    op = RankOp(decision_row(d), req.deferActivation, caller_id=req.eventId is not None)
+    outcome = await service.journal.submit(op)
     if outcome.status == "duplicate":
         was = f" (action {outcome.detail})" if outcome.detail else ""
         raise RequestError(

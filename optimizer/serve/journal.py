@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from optimizer.errors import OptimizerError
+from optimizer.serve import metrics
 from optimizer.serve.models import DeferredRow
 from optimizer.store import rows
 from optimizer.store.bulk import insert_ignore, insert_new
@@ -39,6 +40,7 @@ DECISION_COLUMNS = [c.name for c in DECISION.columns]
 class RankOp:
     row: dict[str, Any]  # a decision row from ``store.rows.decision_row``
     deferred: bool
+    caller_id: bool = True  # False: a fresh uuid, which cannot be taken already
 
 
 @dataclass(frozen=True)
@@ -82,16 +84,20 @@ def _json_row(row: dict) -> dict:
 
 
 def _ranks(conn, ops: list[tuple[int, RankOp]], out: list[Outcome | None]) -> None:
-    ids = [op.row["event_id"] for _, op in ops]
-    taken = dict(
-        conn.execute(
-            select(DECISION.c.event_id, DECISION.c.chosen).where(DECISION.c.event_id.in_(ids))
-        ).all()
+    ids = [op.row["event_id"] for _, op in ops if op.caller_id]
+    taken = (
+        {}
+        if not ids
+        else dict(
+            conn.execute(
+                select(DECISION.c.event_id, DECISION.c.chosen).where(DECISION.c.event_id.in_(ids))
+            ).all()
+        )
     )
-    for event_id, row in conn.execute(
-        select(DEFERRED.c.event_id, DEFERRED.c.decision).where(DEFERRED.c.event_id.in_(ids))
-    ):
-        taken[event_id] = row["chosen"]
+    if ids:
+        deferred_q = select(DEFERRED.c.event_id, DEFERRED.c.decision)
+        for event_id, row in conn.execute(deferred_q.where(DEFERRED.c.event_id.in_(ids))):
+            taken[event_id] = row["chosen"]
     live, deferred, seen = [], [], set()
     for i, op in ops:
         event_id = op.row["event_id"]
@@ -114,7 +120,8 @@ def _ranks(conn, ops: list[tuple[int, RankOp]], out: list[Outcome | None]) -> No
         else:
             live.append((i, op.row))
     new = _insert_decisions(conn, [r for _, r in live])
-    new |= insert_new(conn, DEFERRED, [r for _, r in deferred])
+    if deferred:
+        new |= insert_new(conn, DEFERRED, [r for _, r in deferred])
     for i, r in live + deferred:
         out[i] = Outcome("new") if (r["event_id"],) in new else Outcome("duplicate")
 
@@ -286,6 +293,7 @@ class Journal:
                     future.set_exception(error)
             return
         self.batches += 1
+        metrics.BATCH.observe(len(batch))
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if not future.done():
                 future.set_result(outcome)

@@ -99,18 +99,26 @@ class KeyRing:
 
     def __init__(self) -> None:
         self._digests: dict[str, tuple[str, str]] = {}  # id -> (digest, campaign)
+        self._verified: dict[str, str] = {}  # key -> campaign, until the next load
 
     def load(self, engine) -> None:
         with Session(engine) as s:
             q = select(ApiKeyRow.id, ApiKeyRow.digest, ApiKeyRow.campaign).where(
                 ApiKeyRow.revoked_at.is_(None)  # type: ignore[union-attr]
             )
-            self._digests = {i: (d, c) for i, d, c in s.execute(q)}
+            digests = {i: (d, c) for i, d, c in s.execute(q)}
+        if digests != self._digests:
+            self._digests, self._verified = digests, {}
 
     def campaign_of(self, key: str) -> str | None:
         """The campaign ``key`` is scoped to, or None for an unknown or revoked key."""
+        known = self._verified.get(key)
+        if known is not None:
+            return known
         key_id = _key_id(key)
         entry = self._digests.get(key_id) if key_id else None
         if entry is None or not hmac.compare_digest(entry[0], digest(key)):
             return None
+        if len(self._verified) < 10_000:
+            self._verified[key] = entry[1]
         return entry[1]

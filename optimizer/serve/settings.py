@@ -18,7 +18,8 @@ class ServeSettings:
     db: str  # SQLAlchemy URL of the store
     mode: str = "online"  # online | apprentice
     explore: float = 0.1  # apprentice: share of traffic drawn from the learner
-    linger_ms: float = 0.5  # group commit: how long a batch waits for company
+    linger_ms: float = 0.0  # group commit: extra wait for company (0: batch what queued
+    # while the previous batch was written, which adapts the batch size to the load)
     reload_s: float = 1.0  # how often workers look for a new policy version and keys
     learn_every_s: float = 30.0  # the learner's period; 0: no learner (use `learn`)
     max_body: int = MAX_BODY_BYTES

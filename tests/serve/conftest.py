@@ -107,9 +107,11 @@ def make_key(config: Path, db: str, campaign: str | None = None) -> str:
     from optimizer.store import Store
 
     cfg = load_config(config)
+    if campaign is not None:
+        cfg = cfg.model_copy(update={"name": campaign})
     store = Store(db)
     store.save_campaign(cfg)
-    key, _ = create_key(store, campaign or cfg.name)
+    key, _ = create_key(store, cfg.name)
     store.engine.dispose()
     return key
 

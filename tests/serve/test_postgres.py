@@ -1,0 +1,87 @@
+"""Two workers on one PostgreSQL database (a schema of its own per test): they serve and
+log, the learner registers versions, both workers reload them, racing ranks of one event
+id store it once, and `learn` reads every logged decision once."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from tests.serve.conftest import Server, make_key, write_config
+
+
+@pytest.fixture()
+def server(pg_schema, tmp_path):
+    config = write_config(tmp_path, window_hours=0.0005)
+    key = make_key(config, pg_schema)
+    srv = Server(config, pg_schema, tmp_path, args=("--workers", "2", "--learn-every", "1"))
+    srv.start()
+    yield srv, key
+    srv.stop()
+
+
+def _post(srv, key, path, body=None):
+    # a new connection per request, so the kernel spreads them over both workers
+    return httpx.post(srv.url + path, json=body, headers={"Authorization": f"Bearer {key}"})
+
+
+def test_two_workers_share_one_log_and_one_policy(server, tmp_path):
+    from optimizer.offline import learn_from_logs
+    from optimizer.store import Store
+
+    srv, key = server
+    acked, pids = [], set()
+    for i in range(80):
+        r = _post(srv, key, "/rank", {"segment": "marathoners", "contextFeatures": [{"age": i}]})
+        assert r.status_code == 200, r.text
+        acked.append(r.json()["eventId"])
+        if i % 2 == 0:
+            assert _post(srv, key, f"/events/{acked[-1]}/reward", {"value": 1}).status_code == 200
+    r = _post(
+        srv, key, "/rank", {"segment": "beginners", "eventId": "pg-d", "deferActivation": True}
+    )
+    assert r.status_code == 200
+    assert _post(srv, key, "/events/pg-d/activate").json()["status"] == "activated"
+    acked.append("pg-d")
+    deadline, versions = time.monotonic() + 30, set()
+    while time.monotonic() < deadline:
+        versions = {httpx.get(srv.url + "/healthz").json()["policyVersion"] for _ in range(12)}
+        if len(versions) == 1 and versions.pop().startswith("vw-serve-"):
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"workers did not converge on a learned version: {versions}")
+    metrics = httpx.get(srv.url + "/metrics").text
+    pids = {
+        line.split('pid="')[1].split('"')[0]
+        for line in metrics.splitlines()
+        if line.startswith("serve_policy_version_info{") and 'pid="' in line
+    }
+    assert len(pids) >= 2  # both workers report (through the multiprocess folder)
+    time.sleep(2)
+    _post(srv, key, "/rank", {"segment": "beginners"})
+    store = Store(srv.db)
+    decisions, rewards = store.count_events("stride-spring")
+    assert decisions == len(acked) + 1 and rewards == 40
+    result = learn_from_logs(store, "stride-spring", tmp_path / "learn")
+    assert result["decisions"] == decisions
+    assert result["train_events"] + result["pending"] == decisions
+
+
+def test_racing_ranks_of_one_event_id_store_it_once(server):
+    srv, key = server
+    body = {"segment": "beginners", "eventId": "race-1"}
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda _: _post(srv, key, "/rank", body).status_code, range(16)))
+    assert sorted(codes) == [200] + [409] * 15
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(
+            pool.map(
+                lambda _: _post(srv, key, "/events/race-1/reward", {"value": 1}).status_code,
+                range(16),
+            )
+        )
+    assert sorted(codes) == [200] + [409] * 15
