@@ -91,6 +91,10 @@ def load_served(store, cfg: CampaignConfig) -> Served:
         version, policy = row.version, load_policy(row)
         text_features = bool(row.metrics.get("text_features"))
     creatives = store.active_creatives(cfg.name)
+    if not creatives:  # nothing served or stored yet: the campaign file's seed creatives
+        from optimizer.generate import seed_creatives
+
+        creatives = seed_creatives(cfg)
     if text_features:
         from optimizer.filter.embed import Embedder
         from optimizer.filter.features import with_text_features
