@@ -1,7 +1,10 @@
 """Tables. Decisions and rewards are append-only events keyed by event id.
 
 Portable column types only (no SQLite-specific ones), so the same models work on PostgreSQL.
-Bump ``SCHEMA_VERSION`` and record the change in CHANGELOG.md when a table changes.
+The schema is made by the Alembic migrations in ``optimizer/store/migrations/versions/``,
+never by ``create_all``: when a table changes, add a migration (the models here and the
+migrated schema are compared by ``tests/store/test_migrations.py``), bump ``SCHEMA_VERSION``
+and record the change in CHANGELOG.md.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def utcnow() -> datetime:
@@ -99,20 +102,31 @@ class RunRow(SQLModel, table=True):
     finished_at: datetime | None = None
 
 
+class CandidateSetRow(SQLModel, table=True):
+    """A list of candidate creative ids, stored once and referenced by the decisions that
+    chose among it (2,000 candidates are 40 KB: once per set, not once per decision)."""
+
+    __tablename__ = "candidate_set"
+    id: str = Field(primary_key=True)  # content hash of the ordered ids
+    size: int
+    ids: list = Field(sa_column=Column(JSON, nullable=False))
+
+
 class DecisionRow(SQLModel, table=True):
     __tablename__ = "decision"
     __table_args__ = (Index("ix_decision_campaign_segment", "campaign", "segment"),)
     event_id: str = Field(primary_key=True)
     run_id: str | None = Field(default=None, index=True)
-    timestamp: datetime
+    timestamp: datetime  # UTC, stored without a zone
     campaign: str
     segment: str | None = None
     context: dict = Field(sa_column=Column(JSON, nullable=False))
-    candidates: list = Field(sa_column=Column(JSON, nullable=False))
+    candidate_set_id: str | None = None  # None: no candidate list was logged
     chosen: str = Field(index=True)
     probability: float
     policy: str
     policy_version: str
+    digest: str  # content hash (see rows.decision_row): an identical re-send is a no-op
 
 
 class RewardRow(SQLModel, table=True):
@@ -120,7 +134,8 @@ class RewardRow(SQLModel, table=True):
     event_id: str = Field(primary_key=True)
     kind: str = Field(primary_key=True, default="click")
     value: float
-    timestamp: datetime
+    timestamp: datetime  # UTC, stored without a zone
+    digest: str
 
 
 class QuarantineRow(SQLModel, table=True):
@@ -143,11 +158,14 @@ class ReportRow(SQLModel, table=True):
     segment: str = Field(primary_key=True)  # "" when the report has no segment
     creative_id: str = Field(primary_key=True)
     date: str = Field(primary_key=True)  # ISO date
+    # An A/B test or ad set whose creatives compete with each other; "" when none.
+    ad_group: str = Field(primary_key=True, default="")
     headline: str = ""
     body: str = ""
     impressions: int
     clicks: int
     conversions: int | None = None
+    digest: str
 
 
 class PolicyRow(SQLModel, table=True):

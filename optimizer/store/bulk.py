@@ -1,0 +1,67 @@
+"""Idempotent bulk inserts: ``INSERT ... ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL,
+a key check on other backends (run inside a serialised write transaction there)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Table, insert, select, tuple_
+from sqlalchemy.engine import Connection
+
+IN_CHUNK = 500  # keys per IN (...) list
+
+
+def _ignoring(conn: Connection, table: Table):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        return None
+    return dialect_insert(table).on_conflict_do_nothing()
+
+
+def _key_columns(table: Table, keys: Sequence[str] | None):
+    return [table.c[k] for k in keys] if keys else list(table.primary_key.columns)
+
+
+def existing_keys(conn: Connection, table: Table, keys: Iterable[tuple], columns=None) -> set:
+    """The keys (tuples of primary-key values) among ``keys`` stored in ``table``."""
+    cols = columns or list(table.primary_key.columns)
+    wanted = list(dict.fromkeys(keys))
+    found: set[tuple] = set()
+    for start in range(0, len(wanted), IN_CHUNK):
+        chunk = wanted[start : start + IN_CHUNK]
+        where = cols[0].in_([k[0] for k in chunk]) if len(cols) == 1 else tuple_(*cols).in_(chunk)
+        found.update(tuple(r) for r in conn.execute(select(*cols).where(where)))
+    return found
+
+
+def insert_new(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str] = ()
+) -> set[tuple]:
+    """Insert ``rows``, skipping keys already stored (or earlier in ``rows``); returns the
+    keys inserted. ``keys``: the key columns (default: the primary key)."""
+    if not rows:
+        return set()
+    cols = _key_columns(table, keys)
+    stmt = _ignoring(conn, table)
+    if stmt is not None:
+        return {tuple(r) for r in conn.execute(stmt.returning(*cols), list(rows))}
+    names = [c.name for c in cols]
+    taken = existing_keys(conn, table, (tuple(r[n] for n in names) for r in rows), cols)
+    fresh, new = [], set()
+    for r in rows:
+        key = tuple(r[n] for n in names)
+        if key not in taken and key not in new:
+            new.add(key)
+            fresh.append(r)
+    if fresh:
+        conn.execute(insert(table), fresh)
+    return new
+
+
+def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert ``rows`` whose primary key is not stored yet; returns how many were new."""
+    return len(insert_new(conn, table, rows))
