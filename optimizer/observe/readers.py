@@ -1,0 +1,130 @@
+"""File readers for ingestion: JSONL (and DSJSON), CSV and Parquet, streamed.
+
+Each reader yields ``(line, row, raw, problem)``: the line (or row number), the parsed row
+(a dict; None when it cannot be parsed), what to keep in quarantine (the line's bytes or
+text, or the row itself), and why it could not be parsed (None when it could).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from optimizer.errors import InputError
+
+FORMATS = ("auto", "jsonl", "csv", "parquet", "dsjson", "report")
+PARQUET_BATCH = 5_000
+Record = tuple[int, dict[str, Any] | None, Any, str | None]
+
+
+def raw_text(raw: Any) -> str:
+    """The text of a row for the quarantine table."""
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", "backslashreplace")
+    if isinstance(raw, str):
+        return raw
+    return json.dumps(raw, default=str, ensure_ascii=False)
+
+
+def json_problem(exc: orjson.JSONDecodeError) -> str:
+    if "surrogate" in exc.msg:
+        return (
+            f"malformed JSON: a lone UTF-16 surrogate escape (such as \\udc80) at column "
+            f"{exc.colno} is not valid text"
+        )
+    return f"malformed JSON: {exc.msg} at column {exc.colno}"
+
+
+def read_jsonl(path: Path) -> Iterator[Record]:
+    with path.open("rb") as f:
+        for line, data in enumerate(f, start=1):
+            if not data.strip():
+                continue
+            try:
+                row = orjson.loads(data)
+            except orjson.JSONDecodeError as exc:
+                yield line, None, data, json_problem(exc)
+                continue
+            if not isinstance(row, dict):
+                yield line, None, data, f"expected a JSON object, got {type(row).__name__}"
+                continue
+            yield line, row, data, None
+
+
+def read_csv(path: Path) -> Iterator[Record]:
+    with path.open(newline="", encoding="utf-8", errors="surrogateescape") as f:
+        reader = csv.DictReader(f)
+        for row in reader:
+            raw = ",".join("" if v is None else str(v) for v in row.values())
+            if None in row:  # more fields than the header
+                yield reader.line_num, None, raw, "more fields than the header has"
+                continue
+            try:
+                raw.encode("utf-8")
+            except UnicodeEncodeError:
+                yield reader.line_num, None, raw, "invalid UTF-8 bytes in the row"
+                continue
+            yield reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}, raw, None
+
+
+def read_parquet(path: Path) -> Iterator[Record]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
+    line = 0
+    for batch in table.iter_batches(batch_size=PARQUET_BATCH):
+        for row in batch.to_pylist():
+            line += 1
+            yield line, {k: v for k, v in row.items() if v is not None and v != ""}, row, None
+
+
+READERS = {
+    "jsonl": read_jsonl,
+    "dsjson": read_jsonl,
+    "csv": read_csv,
+    "report": read_csv,
+    "parquet": read_parquet,
+}
+
+
+def detect(path: Path, fmt: str) -> str:
+    if fmt != "auto":
+        return fmt
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return "parquet"
+    if suffix == ".csv":
+        with path.open(newline="", encoding="utf-8", errors="replace") as f:
+            header = next(csv.reader(f), [])
+        return "report" if {"impressions", "clicks"} <= set(header) else "csv"
+    if suffix in (".jsonl", ".json", ".ndjson", ".dsjson"):
+        if suffix == ".dsjson":
+            return "dsjson"
+        with path.open(encoding="utf-8", errors="replace") as f:
+            first = next((t for t in f if t.strip()), "")
+        return "dsjson" if '"_label_cost"' in first or '"EventId"' in first else "jsonl"
+    raise InputError(
+        f"{path}: cannot tell the format from the extension {suffix!r}; "
+        f"pass --format ({', '.join(FORMATS[1:])})"
+    )
+
+
+def estimate_rows(path: Path, fmt: str) -> int:
+    """Rows in a file for the progress bar: exact for Parquet, from the first MiB otherwise."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    with path.open("rb") as f:
+        head = f.read(1 << 20)
+    per_line = len(head) / max(head.count(b"\n"), 1)
+    header = 1 if fmt in ("csv", "report") else 0
+    return max(1, round(path.stat().st_size / max(per_line, 1)) - header)
