@@ -70,12 +70,20 @@ class StoreUnavailable(OptimizerError):
     """The batch could not be written; nothing in it was acknowledged."""
 
 
+_KNOWN_SETS: set[str] = set()  # candidate sets this process has written (they never change)
+
+
 def _insert_decisions(conn, decisions: list[dict]) -> set[tuple]:
     """Insert decision rows and their candidate sets; returns the event ids inserted."""
-    sets = {r["candidate_set_id"]: r["candidates"] for r in decisions if r["candidate_set_id"]}
-    insert_ignore(
-        conn, CANDIDATE_SET, [{"id": k, "size": len(v), "ids": list(v)} for k, v in sets.items()]
-    )
+    sets = {
+        r["candidate_set_id"]: r["candidates"]
+        for r in decisions
+        if r["candidate_set_id"] and r["candidate_set_id"] not in _KNOWN_SETS
+    }
+    if sets:
+        rows = [{"id": k, "size": len(v), "ids": list(v)} for k, v in sets.items()]
+        insert_ignore(conn, CANDIDATE_SET, rows)
+        conn.info["new_sets"].update(sets)
     return insert_new(conn, DECISION, [{c: r[c] for c in DECISION_COLUMNS} for r in decisions])
 
 
@@ -221,12 +229,15 @@ def write_batch(engine, ops: Sequence[Any]) -> list[Outcome]:
     for i, op in enumerate(ops):
         groups[type(op)].append((i, op))
     with write_transaction(engine, EVENTS_LOCK) as conn:
+        conn.info["new_sets"] = set()  # what a rolled-back attempt left here is stale
         if groups[RankOp]:
             _ranks(conn, groups[RankOp], out)
         if groups[ActivateOp]:
             _activations(conn, groups[ActivateOp], out)
         if groups[RewardOp]:
             _rewards(conn, groups[RewardOp], out)
+        written = conn.info.pop("new_sets", set())
+    _KNOWN_SETS.update(written)  # only once committed
     return [o for o in out if o is not None]
 
 
