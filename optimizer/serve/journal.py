@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -70,7 +71,8 @@ class StoreUnavailable(OptimizerError):
     """The batch could not be written; nothing in it was acknowledged."""
 
 
-_KNOWN_SETS: set[str] = set()  # candidate sets this process has written (they never change)
+# candidate sets written through each engine (a set never changes once stored)
+_KNOWN_SETS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _insert_decisions(conn, decisions: list[dict]) -> set[tuple]:
@@ -78,7 +80,7 @@ def _insert_decisions(conn, decisions: list[dict]) -> set[tuple]:
     sets = {
         r["candidate_set_id"]: r["candidates"]
         for r in decisions
-        if r["candidate_set_id"] and r["candidate_set_id"] not in _KNOWN_SETS
+        if r["candidate_set_id"] and r["candidate_set_id"] not in conn.info["known_sets"]
     }
     if sets:
         rows = [{"id": k, "size": len(v), "ids": list(v)} for k, v in sets.items()]
@@ -230,6 +232,7 @@ def write_batch(engine, ops: Sequence[Any]) -> list[Outcome]:
         groups[type(op)].append((i, op))
     with write_transaction(engine, EVENTS_LOCK) as conn:
         conn.info["new_sets"] = set()  # what a rolled-back attempt left here is stale
+        conn.info["known_sets"] = known = _KNOWN_SETS.setdefault(engine, set())
         if groups[RankOp]:
             _ranks(conn, groups[RankOp], out)
         if groups[ActivateOp]:
@@ -237,7 +240,7 @@ def write_batch(engine, ops: Sequence[Any]) -> list[Outcome]:
         if groups[RewardOp]:
             _rewards(conn, groups[RewardOp], out)
         written = conn.info.pop("new_sets", set())
-    _KNOWN_SETS.update(written)  # only once committed
+    known.update(written)  # only once committed
     return [o for o in out if o is not None]
 
 
