@@ -31,7 +31,7 @@ from optimizer.loop import (
 )
 from optimizer.observe import Tally
 from optimizer.pool import build_pool
-from optimizer.records import Feedback
+from optimizer.records import Creative, Feedback
 from optimizer.refresh import checkpoint
 from optimizer.refresh.assess import CreativeStats, assess_round
 from optimizer.refresh.finetune import GeneratorRefresh, refresh_generator
@@ -93,18 +93,18 @@ class Campaign:
         self.segments = [s.name for s in cfg.segments]
         self.last_seconds: dict[str, float] = {}
 
-    def simulator(self, state: State, k: int):
-        """The audience as it stands before round ``k``."""
+    def simulator(self, saved: dict, k: int):
+        """The audience before round ``k``, restored from its ``saved`` state (if any)."""
         from simulators.audience import AudienceSimulator
 
         sim = AudienceSimulator(self.cfg, self.streams.fresh("simulator"))
-        if state.simulator:
-            sim.restore(state.simulator, self.streams.round(k).fresh("simulator"))
+        if saved:
+            sim.restore(saved, self.streams.round(k).fresh("simulator"))
         return sim
 
-    def pool_value(self, sim, state: State) -> float:
-        """True mean CTR of the active pool, on the same evaluation users every round."""
-        return pool_value(sim, state.active(), self.streams.fresh("evaluation"))
+    def pool_value(self, sim, pool: dict[str, list[Creative]]) -> float:
+        """True mean CTR of a pool, on the same evaluation users every round."""
+        return pool_value(sim, pool, self.streams.fresh("evaluation"))
 
     # -- start or resume -----------------------------------------------------------------------
     def start(self, resume: bool) -> tuple[State, Policy]:
@@ -124,6 +124,7 @@ class Campaign:
             store_pool(self.store, cfg, initial_batch(cfg, self.generate), creatives, verdicts)
         policy = config_policy(cfg, self.streams)
         version = self.models.backend.info.version if self.generate and cfg.prompts else None
+        value = self.pool_value(self.simulator({}, 0), pool)
         state = State(
             round=0,
             policy=cfg.allocation.policy,
@@ -134,11 +135,8 @@ class Campaign:
             prompt_stats={},
             simulator={},
             generator={"version": version, "adapter": None},
-            initial=InitialPool(0.0, {}),
+            initial=InitialPool(value, {s: len(cs) for s, cs in pool.items()}),
             history=[],
-        )
-        state.initial = InitialPool(
-            self.pool_value(self.simulator(state, 0), state), state.pool_size()
         )
         return state, policy
 
@@ -148,7 +146,7 @@ class Campaign:
         k = state.round + 1
         streams = self.streams.round(k)
         watch = Stopwatch()
-        sim = self.simulator(state, k)
+        sim = self.simulator(state.simulator, k)
 
         # 1. Allocate and observe: M impressions, events logged with their probabilities.
         with watch.stage("allocate"):
@@ -176,7 +174,7 @@ class Campaign:
             assessments={s: tuple(rows) for s, rows in evidence.overall.items()},
             prompts=prompts,
             generator=version,
-            pool_true_ctr=self.pool_value(sim, state),
+            pool_true_ctr=self.pool_value(sim, state.active()),
             pool_size=state.pool_size(),
             **refresh_metrics(done),
         )
