@@ -25,7 +25,8 @@ def server(pg_schema, tmp_path):
 
 def _post(srv, key, path, body=None):
     # a new connection per request, so the kernel spreads them over both workers
-    return httpx.post(srv.url + path, json=body, headers={"Authorization": f"Bearer {key}"})
+    headers = {"Authorization": f"Bearer {key}"}
+    return httpx.post(srv.url + path, json=body, headers=headers, timeout=30)
 
 
 def test_two_workers_share_one_log_and_one_policy(server, tmp_path):
@@ -75,13 +76,11 @@ def test_racing_ranks_of_one_event_id_store_it_once(server):
     srv, key = server
     body = {"segment": "beginners", "eventId": "race-1"}
     with ThreadPoolExecutor(8) as pool:
-        codes = list(pool.map(lambda _: _post(srv, key, "/rank", body).status_code, range(16)))
-    assert sorted(codes) == [200] + [409] * 15
+        answers = list(pool.map(lambda _: _post(srv, key, "/rank", body), range(16)))
+    assert sorted(r.status_code for r in answers) == [200] + [409] * 15, [r.text for r in answers]
+    reward = {"value": 1}
     with ThreadPoolExecutor(8) as pool:
-        codes = list(
-            pool.map(
-                lambda _: _post(srv, key, "/events/race-1/reward", {"value": 1}).status_code,
-                range(16),
-            )
+        answers = list(
+            pool.map(lambda _: _post(srv, key, "/events/race-1/reward", reward), range(16))
         )
-    assert sorted(codes) == [200] + [409] * 15
+    assert sorted(r.status_code for r in answers) == [200] + [409] * 15, [r.text for r in answers]
