@@ -99,6 +99,22 @@ def drive(url: str, key: str, rate: float, duration: float) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(url: str, key: str, rate: float, duration: float, pid: int) -> dict:
+    """``drive`` plus the server's CPU milliseconds per request sent."""
+    before = cpu_seconds(pid)
+    step = drive(url, key, rate, duration)
+    step["server_cpu_ms_per_request"] = round(
+        (cpu_seconds(pid) - before) * 1e3 / max(step["requests"], 1), 3
+    )
+    return step
+
+
 def start_server(config: str, db: str, folder: Path, port: int) -> tuple[subprocess.Popen, str]:
     import httpx
 
@@ -172,7 +188,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     try:
         print(f"cores: {os.cpu_count()}, load average before: {os.getloadavg()[0]:.1f}")
-        head = drive(url, key, args.rate, args.duration)
+        head = measured(url, key, args.rate, args.duration, proc.pid)
         print(json.dumps(head))
         ok = head["p99_ms"] <= 5.0 and not head["errors"]
         print(
@@ -182,7 +198,7 @@ def main() -> None:
         )
         best = args.rate if head["p99_ms"] <= args.p99_limit and not head["errors"] else None
         for rate in [float(r) for r in args.search.split(",")]:
-            step = drive(url, key, rate, args.search_duration)
+            step = measured(url, key, rate, args.search_duration, proc.pid)
             print(json.dumps(step))
             if (
                 step["p99_ms"] > args.p99_limit
