@@ -35,7 +35,9 @@ async def _drive(url: str, key: str, ids: list[str], state: dict, stop: threadin
         if r.status_code == 200:
             state["ranked"][event_id] = r.json()["rewardActionId"]
         elif r.status_code == 409:  # a retry of a rank committed before the crash
-            state["ranked"][event_id] = r.json()["error"]["message"].split("(action ")[1][:-1]
+            state["ranked"][event_id] = (
+                r.json()["error"]["message"].split("(action ")[1].split(")")[0]
+            )
             state["conflicts"] += 1
         else:
             state["errors"].append(r.text)
