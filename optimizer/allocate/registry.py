@@ -12,8 +12,23 @@ from typing import Any
 # name -> "module:attribute" of the class, imported on first use.
 POLICIES: dict[str, str] = {
     "vw": "optimizer.allocate.vw:VWPolicy",
-    "thompson": "optimizer.allocate.baselines:ThompsonPolicy",
+    "thompson": "optimizer.allocate.thompson:ThompsonPolicy",
+    "top-two": "optimizer.allocate.thompson:ThompsonPolicy",
+    "ucb1": "optimizer.allocate.ucb:UCB1Policy",
     "uniform": "optimizer.allocate.baselines:UniformPolicy",
+}
+
+# Not a class: resolved per campaign by ``optimizer.allocate.resolve.resolve_policy`` (no user
+# features -> Thompson sampling, user features -> vw).
+AUTO = "auto"
+
+# Parameters of the policies other than vw (whose parameters are its exploration's) and their
+# defaults; ``allocation.params`` of a campaign names them.
+POLICY_PARAMS: dict[str, dict[str, float]] = {
+    "thompson": {"sharpness": 1.0, "draws": 256},
+    "top-two": {"sharpness": 1.0, "draws": 256, "leader": 0.5},
+    "ucb1": {"epsilon": 0.01},
+    "uniform": {},
 }
 
 # VW exploration name -> (flag, {parameter: (vw option, default)}).
@@ -33,6 +48,10 @@ PARAM_RANGES: dict[str, tuple[float, float, bool]] = {
     "epsilon": (0.0, 1.0, False),
     "lambda": (0.0, math.inf, False),
     "size": (1.0, math.inf, True),
+    # Thompson sampling (POLICY_PARAMS)
+    "sharpness": (0.0, math.inf, False),
+    "draws": (16.0, 100_000.0, True),
+    "leader": (0.0, 1.0, False),
 }
 
 
@@ -42,8 +61,28 @@ def unknown(kind: str, name: str, valid: Mapping[str, Any]) -> str:
 
 def param_problem(exploration: str, key: str, value: float) -> str | None:
     """What is wrong with ``value`` for parameter ``key`` of ``exploration``, or None."""
+    return _range_problem(key, value, EXPLORATIONS[exploration][1][key][1])
+
+
+def policy_param_problem(policy: str, key: str, value: float) -> str | None:
+    """What is wrong with parameter ``key`` of a policy other than vw, or None."""
+    spec = POLICY_PARAMS[policy]
+    if key not in spec:
+        takes = ", ".join(sorted(spec)) or "no parameters"
+        return f"policy {policy!r} takes {takes}; remove {key!r}"
+    return _range_problem(key, value, spec[key])
+
+
+def policy_params(policy: str, params: Mapping[str, float]) -> dict[str, float]:
+    """The parameters of ``policy`` (not vw): defaults overridden by ``params``, checked."""
+    problems = [f"{k}: {p}" for k, v in params.items() if (p := policy_param_problem(policy, k, v))]
+    if problems:
+        raise ValueError("; ".join(problems))
+    return {**POLICY_PARAMS[policy], **params}
+
+
+def _range_problem(key: str, value: float, default: float) -> str | None:
     low, high, whole = PARAM_RANGES[key]
-    default = EXPLORATIONS[exploration][1][key][1]
     top = f" and at most {high:g}" if math.isfinite(high) else ""
     if whole:
         ok = math.isfinite(value) and value == int(value) and low <= value <= high
@@ -75,6 +114,11 @@ def exploration_args(name: str, params: Mapping[str, float]) -> list[str]:
 
 
 def load_policy_class(name: str) -> type:
+    if name == AUTO:
+        raise ValueError(
+            "policy 'auto' names no class; resolve it first with "
+            "optimizer.allocate.resolve.resolve_policy"
+        )
     if name not in POLICIES:
         raise ValueError(unknown("policy", name, POLICIES))
     module_name, attr = POLICIES[name].split(":")

@@ -5,8 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optimizer.allocate import make_policy, sample
+from optimizer.allocate import make_policy, resolve_policy, sample
 from optimizer.allocate.baselines import ThompsonPolicy, UniformPolicy
+from optimizer.allocate.priors import BetaPrior
+from optimizer.allocate.registry import load_policy_class
 from optimizer.records import Context, Creative, Decision, Feedback
 
 ARMS = [Creative.from_text("c", f"h{i}", "", "Shop now") for i in range(4)]
@@ -67,8 +69,38 @@ def test_thompson_learns_per_segment_and_resumes(tmp_path):
 def test_make_policy_by_name():
     assert make_policy("uniform", seed=0).name == "uniform"
     assert make_policy("thompson", seed=0).name == "thompson"
+    assert make_policy("top-two", seed=0).leader == 0.5
+    assert make_policy("ucb1", seed=0).version == "ucb1-0"
     assert make_policy("vw", seed=0, exploration="epsilon").version == "vw-epsilon-0"
     with pytest.raises(
-        ValueError, match="unknown policy 'ucb'; valid names: thompson, uniform, vw"
+        ValueError, match="unknown policy 'ucb'; valid names: thompson, top-two, ucb1, uniform, vw"
     ):
         make_policy("ucb", seed=0)
+
+
+def test_make_policy_passes_each_policy_its_own_parameters():
+    policy = make_policy("thompson", seed=0, params={"sharpness": 4, "gamma_scale": 10})
+    assert (policy.sharpness, policy.draws) == (4.0, 256)  # vw's gamma_scale is not its own
+    with pytest.raises(ValueError, match=r"leader: must be a number above 0 and at most 1"):
+        make_policy("top-two", seed=0, params={"leader": 1.5})
+    with pytest.raises(ValueError, match="policy 'ucb1' takes epsilon; remove 'sharpness'"):
+        make_policy("ucb1", seed=0, params={"sharpness": 2})
+    with pytest.raises(ValueError, match="policy 'uniform' takes no prior"):
+        make_policy("uniform", seed=0, creative_priors={"x": BetaPrior(1, 9)})
+
+
+@pytest.mark.parametrize(
+    "features,expected", [(False, ("thompson", {"sharpness": 8.0})), (True, ("vw", {}))]
+)
+def test_auto_is_thompson_without_user_features_and_vw_with_them(features, expected):
+    assert resolve_policy("auto", has_context_features=features) == expected
+    policy = make_policy("auto", seed=0, has_context_features=features)
+    assert policy.name == expected[0]
+    assert resolve_policy("uniform", {}, has_context_features=True) == ("uniform", {})
+
+
+def test_auto_needs_to_know_about_features():
+    with pytest.raises(ValueError, match="pass has_context_features"):
+        make_policy("auto", seed=0)
+    with pytest.raises(ValueError, match="policy 'auto' names no class"):
+        load_policy_class("auto")
