@@ -3,11 +3,18 @@
 CSV columns: ``segment,creative_id,headline,ctr`` and optionally ``segment_share`` (default:
 equal shares). Each segment is an independent test whose arms click with the given
 probabilities; there are no user features, drift or fatigue.
+
+A performance report of past tests reads as well: ``ad_group`` or ``test_id`` in place of
+``segment``, ``clicks`` and ``impressions`` in place of ``ctr`` (the observed CTR becomes the
+arm's truth), and without ``creative_id`` an arm's id is a hash of its exact headline.
+The Upworthy Research Archive's tests (Matias et al., Scientific Data 8, 195, 2021) load as
+they are.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +25,7 @@ from optimizer.errors import InputError
 from optimizer.records import Context, Creative
 from simulators.base import draw_segments
 
-REQUIRED = ("segment", "creative_id", "headline", "ctr")
+SEGMENT_COLUMNS = ("segment", "ad_group", "test_id")  # the first one present names the test
 
 
 @dataclass(frozen=True)
@@ -38,73 +45,88 @@ def load_arms_csv(path: str | Path) -> ArmsTable:
     except OSError as exc:
         raise InputError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     campaign = path.stem
-    creatives: dict[str, list[Creative]] = {}
-    ctr: dict[tuple[str, str], float] = {}
+    arms: list[tuple[str, str, str, float]] = []
     shares: dict[str, float] = {}
     with handle:
         reader = csv.DictReader(handle)
         header = reader.fieldnames or []
-        missing = [c for c in REQUIRED if c not in header]
+        seg_col = next((c for c in SEGMENT_COLUMNS if c in header), None)
+        missing = [] if seg_col else ["segment"]
+        missing += [] if "headline" in header else ["headline"]
+        if "ctr" not in header:
+            counts = [c for c in ("clicks", "impressions") if c not in header]
+            missing += ["ctr"] if len(counts) == 2 else counts
         if missing:
             raise InputError(
-                f"{path}: line 1: missing column(s) {', '.join(missing)}; "
-                f"the header must include {','.join(REQUIRED)}"
+                f"{path}: line 1: missing column(s) {', '.join(missing)}; the header must "
+                "include segment (or ad_group, test_id), creative_id (optional), headline and "
+                "ctr (or clicks and impressions)"
             )
+        seen: set[tuple[str, str]] = set()
         for row in reader:
             line = reader.line_num
-            segment = (row["segment"] or "").strip()
-            arm = (row["creative_id"] or "").strip()
+            segment = (row[seg_col] or "").strip()
+            headline = (row["headline"] or "").strip()
+            if "creative_id" in header:
+                arm = (row["creative_id"] or "").strip()
+            else:
+                arm = headline_id(headline) if headline else ""
             if not segment or not arm:
-                raise InputError(f"{path}: line {line}: segment and creative_id must not be empty")
-            try:
-                p = float(row["ctr"])
-            except (TypeError, ValueError):
-                raise InputError(
-                    f"{path}: line {line}: ctr {row['ctr']!r} is not a number; "
-                    "write a probability such as 0.021"
-                ) from None
-            if not 0.0 <= p <= 1.0:
-                raise InputError(f"{path}: line {line}: ctr {p} must be between 0 and 1")
-            if (segment, arm) in ctr:
+                id_col = "creative_id" if "creative_id" in header else "headline"
+                raise InputError(f"{path}: line {line}: {seg_col} and {id_col} must not be empty")
+            p = _ctr(row, path, line)
+            if (segment, arm) in seen:
                 raise InputError(
                     f"{path}: line {line}: creative {arm!r} appears twice in segment {segment!r}"
                 )
-            share_text = (row.get("segment_share") or "").strip()
-            if share_text:
-                try:
-                    share = float(share_text)
-                except ValueError:
-                    raise InputError(
-                        f"{path}: line {line}: segment_share {share_text!r} is not a number"
-                    ) from None
-                if share <= 0:
-                    raise InputError(f"{path}: line {line}: segment_share must be positive")
-                if shares.setdefault(segment, share) != share:
-                    raise InputError(
-                        f"{path}: line {line}: segment_share of {segment!r} differs from an "
-                        "earlier row; give one value per segment"
-                    )
-            ctr[(segment, arm)] = p
-            headline = (row["headline"] or arm).strip()
-            creatives.setdefault(segment, []).append(
-                Creative(
-                    id=arm,
-                    campaign=campaign,
-                    headline=headline,
-                    body="",
-                    cta="",
-                    segment=segment,
-                    source="table",
+            seen.add((segment, arm))
+            arms.append((segment, arm, headline or arm, p))
+            share = _share(row, path, line)
+            if share is not None and shares.setdefault(segment, share) != share:
+                raise InputError(
+                    f"{path}: line {line}: segment_share of {segment!r} differs from an "
+                    "earlier row; give one value per segment"
                 )
-            )
-    if not creatives:
+    if not arms:
         raise InputError(f"{path}: no arms; add rows under the header")
-    names = tuple(creatives)
-    if shares and set(shares) != set(names):
+    if shares and set(shares) != {a[0] for a in arms}:
         raise InputError(
             f"{path}: segment_share is given for some segments only; give it for all or none"
         )
-    raw = np.array([shares.get(n, 1.0) for n in names])
+    return arms_table(campaign, arms, shares or None)
+
+
+def headline_id(headline: str) -> str:
+    """An arm id from its exact headline (case kept: tests compare capitalisations)."""
+    return hashlib.sha256(headline.encode("utf-8")).hexdigest()[:16]
+
+
+def arms_table(
+    campaign: str,
+    arms: Sequence[tuple[str, str, str, float]],
+    shares: dict[str, float] | None = None,
+) -> ArmsTable:
+    """An :class:`ArmsTable` from ``(segment, creative id, headline, ctr)`` rows.
+
+    Segments keep their first-seen order; ``shares`` (default: equal) are normalised.
+    """
+    creatives: dict[str, list[Creative]] = {}
+    ctr: dict[tuple[str, str], float] = {}
+    for segment, arm, headline, p in arms:
+        ctr[(segment, arm)] = p
+        creatives.setdefault(segment, []).append(
+            Creative(
+                id=arm,
+                campaign=campaign,
+                headline=headline,
+                body="",
+                cta="",
+                segment=segment,
+                source="table",
+            )
+        )
+    names = tuple(creatives)
+    raw = np.array([(shares or {}).get(n, 1.0) for n in names])
     return ArmsTable(
         campaign=campaign,
         segments=names,
@@ -112,6 +134,47 @@ def load_arms_csv(path: str | Path) -> ArmsTable:
         creatives={k: tuple(v) for k, v in creatives.items()},
         ctr=ctr,
     )
+
+
+def _number(row: dict, column: str, path: Path, line: int, example: str) -> float:
+    text = (row.get(column) or "").strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(
+            f"{path}: line {line}: {column} {text!r} is not a number; write {example}"
+        ) from None
+    if not np.isfinite(value):
+        raise InputError(f"{path}: line {line}: {column} {text!r} is not a finite number")
+    return value
+
+
+def _ctr(row: dict, path: Path, line: int) -> float:
+    """The arm's click probability: ``ctr``, or ``clicks / impressions``."""
+    if "ctr" in row:
+        p = _number(row, "ctr", path, line, "a probability such as 0.021")
+        if not 0.0 <= p <= 1.0:
+            raise InputError(f"{path}: line {line}: ctr {p} must be between 0 and 1")
+        return p
+    impressions = _number(row, "impressions", path, line, "a count such as 1950")
+    clicks = _number(row, "clicks", path, line, "a count such as 21")
+    if impressions <= 0:
+        raise InputError(f"{path}: line {line}: impressions must be positive")
+    if not 0 <= clicks <= impressions:
+        raise InputError(
+            f"{path}: line {line}: clicks {clicks:g} must lie between 0 and impressions "
+            f"({impressions:g})"
+        )
+    return clicks / impressions
+
+
+def _share(row: dict, path: Path, line: int) -> float | None:
+    if not (row.get("segment_share") or "").strip():
+        return None
+    share = _number(row, "segment_share", path, line, "a positive weight such as 0.25")
+    if share <= 0:
+        raise InputError(f"{path}: line {line}: segment_share must be positive")
+    return share
 
 
 class TableSimulator:

@@ -66,3 +66,39 @@ def test_equal_shares_by_default(tmp_path):
 def test_bad_rows_name_the_line(tmp_path, text, pattern):
     with pytest.raises(InputError, match=pattern):
         load_arms_csv(write(tmp_path, text))
+
+
+REPORT = """test_id,test_week,headline,impressions,clicks
+t1,201311,Naked ads,2000,44
+t1,201311,naked ads,1950,15
+t2,201312,Why?,1000,10
+t2,201312,Because,1000,30
+"""
+
+
+def test_reads_a_report_of_past_tests(tmp_path):
+    table = load_arms_csv(write(tmp_path, REPORT))
+    assert table.segments == ("t1", "t2")
+    ids = [c.id for c in table.creatives["t1"]]
+    assert len(set(ids)) == 2  # capitalisation makes a different headline
+    assert [c.headline for c in table.creatives["t1"]] == ["Naked ads", "naked ads"]
+    assert table.ctr[("t1", ids[0])] == pytest.approx(0.022)
+    assert table.ctr[("t2", table.creatives["t2"][1].id)] == pytest.approx(0.03)
+
+
+@pytest.mark.parametrize(
+    "text,pattern",
+    [
+        ("ad_group,headline,clicks\ng,A,1\n", r"line 1: missing column\(s\) impressions"),
+        ("test_id,clicks,impressions\ng,1,10\n", r"line 1: missing column\(s\) headline"),
+        ("headline,ctr\nA,0.1\n", r"line 1: missing column\(s\) segment;"),
+        ("ad_group,headline,impressions,clicks\ng,A,10,11\n", r"line 2: clicks 11 must lie"),
+        ("ad_group,headline,impressions,clicks\ng,A,0,0\n", r"line 2: impressions must be pos"),
+        ("ad_group,headline,impressions,clicks\ng,A,ten,1\n", r"line 2: impressions 'ten' is not"),
+        ("ad_group,headline,impressions,clicks\ng,,10,1\n", r"line 2: ad_group and headline must"),
+        ("ad_group,headline,impressions,clicks\ng,A,10,1\ng,A,10,2\n", r"line 3: creative '"),
+    ],
+)
+def test_bad_report_rows_name_the_line(tmp_path, text, pattern):
+    with pytest.raises(InputError, match=pattern):
+        load_arms_csv(write(tmp_path, text))
