@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from optimizer.errors import OptimizerError
-from optimizer.serve.models import ApiKeyRow, ensure_tables
+from optimizer.serve.models import ApiKeyRow
 from optimizer.store.models import utcnow
 
 PREFIX = "co"
@@ -59,7 +59,6 @@ def _info(row: ApiKeyRow) -> KeyInfo:
 def create_key(store, campaign: str, name: str = "") -> tuple[str, KeyInfo]:
     """A new key for ``campaign``; the key itself is returned once and never stored."""
     store.campaign(campaign)  # raises, naming the known campaigns, when it is not stored
-    ensure_tables(store.engine)
     key_id = secrets.token_hex(4)
     key = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
     row = ApiKeyRow(id=key_id, campaign=campaign, digest=digest(key), name=name)
@@ -71,7 +70,6 @@ def create_key(store, campaign: str, name: str = "") -> tuple[str, KeyInfo]:
 
 
 def list_keys(store, campaign: str | None = None) -> list[KeyInfo]:
-    ensure_tables(store.engine)
     with Session(store.engine) as s:
         q = select(ApiKeyRow)
         if campaign is not None:
@@ -81,7 +79,6 @@ def list_keys(store, campaign: str | None = None) -> list[KeyInfo]:
 
 def revoke_key(store, key_id: str) -> KeyInfo:
     """Revoke by id (the part after ``co_``); serving workers drop it within a reload."""
-    ensure_tables(store.engine)
     with Session(store.engine) as s:
         row = s.get(ApiKeyRow, key_id)
         if row is None:

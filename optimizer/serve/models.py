@@ -1,4 +1,5 @@
-"""Tables of the decision service, on the store's ``SQLModel.metadata``.
+"""Tables of the decision service, on the store's ``SQLModel.metadata``; the store's
+migration 0003 makes them.
 
 ``api_key``: keys stored as a SHA-256 digest, scoped to one campaign. ``deferred_decision``:
 decisions ranked with ``deferActivation`` that wait for ``/activate`` before they enter the
@@ -34,9 +35,4 @@ class DeferredRow(SQLModel, table=True):
     activated_at: datetime | None = None
 
 
-SERVE_TABLES = [ApiKeyRow.__table__, DeferredRow.__table__]  # type: ignore[attr-defined]
-
-
-def ensure_tables(engine) -> None:
-    """Create the service's tables where missing (migrations take over once they exist)."""
-    SQLModel.metadata.create_all(engine, tables=SERVE_TABLES)
+SERVE_TABLES = ("api_key", "deferred_decision")  # made by migration 0003

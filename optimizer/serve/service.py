@@ -17,7 +17,6 @@ from optimizer.config import load_config
 from optimizer.serve import metrics
 from optimizer.serve.journal import Journal
 from optimizer.serve.keys import KeyRing
-from optimizer.serve.models import ensure_tables
 from optimizer.serve.policy import Served, fingerprint, load_served
 from optimizer.serve.settings import ServeSettings
 from optimizer.store import Store
@@ -32,13 +31,12 @@ def serving_rng() -> np.random.Generator:
 
 
 def prepare_store(settings: ServeSettings):
-    """(campaign config, store) with the campaign, its seed creatives and the service's
-    tables in place; shared by the workers, the learner and the CLI."""
+    """(campaign config, store) with the campaign and its seed creatives in place; shared by
+    the workers, the learner and the CLI."""
     from optimizer.generate import seed_creatives
 
     cfg = load_config(settings.config)
     store = Store(settings.db)
-    ensure_tables(store.engine)
     store.save_campaign(cfg)
     store.add_creatives(seed_creatives(cfg))  # existing ids (and retirements) are kept
     return cfg, store

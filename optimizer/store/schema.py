@@ -26,8 +26,8 @@ from optimizer.errors import OptimizerError
 from optimizer.store.engine import SCHEMA_LOCK, write_transaction
 from optimizer.store.models import SCHEMA_VERSION
 
-HEAD = "0002"  # the newest revision in migrations/versions (checked by the tests)
-REVISIONS = ("0001", "0002")
+HEAD = "0003"  # the newest revision in migrations/versions (checked by the tests)
+REVISIONS = ("0001", "0002", "0003")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 

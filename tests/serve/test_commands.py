@@ -64,3 +64,26 @@ def test_export_weights_per_segment(tmp_path):
         "weight",
     ]
     assert len(rows) == sum(len(v) for v in data["segments"].values())
+
+
+def test_migration_0003_makes_the_service_tables_as_modelled(tmp_path):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import optimizer.serve.models  # noqa: F401  (registers the tables)
+    from optimizer.serve.models import SERVE_TABLES
+    from optimizer.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'm.db'}")
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                "include_object": lambda obj, name, kind, *_: (
+                    (name if kind == "table" else obj.table.name) in SERVE_TABLES
+                ),
+            },
+        )
+        assert compare_metadata(context, SQLModel.metadata) == []
