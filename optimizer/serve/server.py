@@ -7,6 +7,7 @@ starts, so workers never race to create tables.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,8 +32,9 @@ def run_server(
             "SQLite serves one process"
         )
     os.environ[ENV] = settings.to_env()
+    made = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # before prometheus-client is imported
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="co-metrics-")
+        made = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="co-metrics-")
     import uvicorn
 
     from optimizer.serve.service import prepare_store
@@ -59,3 +61,5 @@ def run_server(
         if learner is not None:
             learner.terminate()
             learner.wait(5)
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
