@@ -87,3 +87,15 @@ def test_migration_0003_makes_the_service_tables_as_modelled(tmp_path):
             },
         )
         assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_serve_refuses_several_workers_on_sqlite(tmp_path):
+    config = write_config(tmp_path)
+    result = _run(
+        "serve", "--config", str(config), "--db", f"sqlite:///{tmp_path / 'w.db'}", "--workers", "2"
+    )
+    assert result.exit_code == 1
+    assert result.output.endswith(
+        "Error: --workers above 1 needs PostgreSQL (--db postgresql+psycopg://USER@HOST/DB); "
+        "SQLite serves one process\n"
+    )
