@@ -195,3 +195,21 @@ def test_apprentice_comparison_against_known_click_rates(settings, tmp_path, lea
     expected = 0.2 if "better" in learner else 0.0
     diff = result["difference"]
     assert diff["low"] - 0.01 <= expected <= diff["high"] + 0.01
+    from click.testing import CliRunner
+
+    from cli import main
+
+    shown = CliRunner().invoke(
+        main,
+        [
+            "apprentice",
+            "--campaign",
+            "stride-spring",
+            "--db",
+            settings.db,
+            "--target",
+            f"static:{target}",
+        ],
+    )
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.splitlines()[1].endswith(f": {verdict}")
