@@ -55,13 +55,14 @@ def make_policy(
         name, params = resolve_policy(name, params, has_context_features=has_context_features)
     cls: Any = load_policy_class(name)
     params = dict(params or {})
+    takes_priors = cls.__name__ == "ThompsonPolicy"
+    if not takes_priors and (group_prior is not None or creative_priors):
+        raise ValueError(f"policy {name!r} takes no prior; use thompson, top-two or auto")
     if name == "vw":
         return cls(exploration=exploration, params=params, seed=seed)
     vw_only = EXPLORATIONS.get(exploration, ("", {}))[1]
     options = policy_params(name, {k: v for k, v in params.items() if k not in vw_only})
-    if cls.__name__ != "ThompsonPolicy":
-        if group_prior is not None or creative_priors:
-            raise ValueError(f"policy {name!r} takes no prior; use thompson or top-two")
+    if not takes_priors:
         return cls(**options)
     policy = cls(name=name, group_prior=group_prior, **options)
     if creative_priors:

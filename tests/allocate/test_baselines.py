@@ -85,7 +85,9 @@ def test_make_policy_passes_each_policy_its_own_parameters():
         make_policy("top-two", seed=0, params={"leader": 1.5})
     with pytest.raises(ValueError, match="policy 'ucb1' takes epsilon; remove 'sharpness'"):
         make_policy("ucb1", seed=0, params={"sharpness": 2})
-    with pytest.raises(ValueError, match="policy 'uniform' takes no prior"):
+    with pytest.raises(
+        ValueError, match="policy 'uniform' takes no prior; use thompson, top-two or auto"
+    ):
         make_policy("uniform", seed=0, creative_priors={"x": BetaPrior(1, 9)})
 
 
