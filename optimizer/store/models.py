@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def utcnow() -> datetime:
@@ -116,13 +116,13 @@ class DecisionRow(SQLModel, table=True):
     __tablename__ = "decision"
     __table_args__ = (Index("ix_decision_campaign_segment", "campaign", "segment"),)
     event_id: str = Field(primary_key=True)
-    run_id: str | None = Field(default=None, index=True)
+    run_id: str | None = None
     timestamp: datetime  # UTC, stored without a zone
     campaign: str
     segment: str | None = None
     context: dict = Field(sa_column=Column(JSON, nullable=False))
     candidate_set_id: str | None = None  # None: no candidate list was logged
-    chosen: str = Field(index=True)
+    chosen: str
     probability: float
     policy: str
     policy_version: str

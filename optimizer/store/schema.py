@@ -26,8 +26,8 @@ from optimizer.errors import OptimizerError
 from optimizer.store.engine import SCHEMA_LOCK, write_transaction
 from optimizer.store.models import SCHEMA_VERSION
 
-HEAD = "0003"  # the newest revision in migrations/versions (checked by the tests)
-REVISIONS = ("0001", "0002", "0003")
+HEAD = "0004"  # the newest revision in migrations/versions (checked by the tests)
+REVISIONS = ("0001", "0002", "0003", "0004")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
