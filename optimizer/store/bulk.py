@@ -65,3 +65,52 @@ def insert_new(
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> int:
     """Insert ``rows`` whose primary key is not stored yet; returns how many were new."""
     return len(insert_new(conn, table, rows))
+
+
+# -- SQLite: the DB-API connection directly (executemany with named parameters) -------------
+def _dbapi(conn: Connection):
+    return conn.connection.dbapi_connection
+
+
+def sqlite_insert_count(
+    conn: Connection, table: Table, rows: Sequence[dict], names: dict[str, str] | None = None
+) -> int:
+    """Insert ``rows`` (dicts) with ``INSERT ... ON CONFLICT DO NOTHING``; returns how many
+    were inserted. ``names`` maps a column to the row key holding its stored form (e.g.
+    ``timestamp`` -> ``timestamp_text``); values must be what SQLite stores."""
+    if not rows:
+        return 0
+    names = names or {}
+    columns = [c.name for c in table.columns]
+    params = ", ".join(f":{names.get(c, c)}" for c in columns)
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({params}) ON CONFLICT DO NOTHING'
+    cursor = _dbapi(conn).cursor()
+    try:
+        cursor.executemany(sql, rows)
+        return cursor.rowcount
+    finally:
+        cursor.close()
+
+
+def sqlite_digests(
+    conn: Connection, table: Table, key: Sequence[str], keys: Sequence[tuple]
+) -> dict[tuple, str]:
+    """Stored ``digest`` by key for ``keys`` (looked up by the key's first column)."""
+    import orjson
+
+    first = list(dict.fromkeys(k[0] for k in keys))
+    cols = ", ".join(f'"{c}"' for c in key)
+    sql = (
+        f'SELECT {cols}, digest FROM "{table.name}" '
+        f'WHERE "{key[0]}" IN (SELECT value FROM json_each(?))'
+    )
+    wanted, out = set(keys), {}
+    cursor = _dbapi(conn).cursor()
+    try:
+        for *k, digest in cursor.execute(sql, (orjson.dumps(first).decode(),)):
+            if tuple(k) in wanted:
+                out[tuple(k)] = digest
+    finally:
+        cursor.close()
+    return out

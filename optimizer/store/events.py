@@ -16,7 +16,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from optimizer.store.bulk import IN_CHUNK, insert_ignore, insert_new
+from optimizer.store.bulk import (
+    IN_CHUNK,
+    insert_ignore,
+    insert_new,
+    sqlite_digests,
+    sqlite_insert_count,
+)
 from optimizer.store.engine import EVENTS_LOCK, write_transaction
 from optimizer.store.models import (
     CandidateSetRow,
@@ -84,10 +90,16 @@ class EventBatch:
         reward: dict | None = None,
         report: dict | None = None,
     ) -> None:
-        for i, row in enumerate((decision, reward, report)):
-            if row is not None:
-                self.rows[i].append(row)
-                self.sources[i].append(source)
+        rows, sources = self.rows, self.sources
+        if decision is not None:
+            rows[0].append(decision)
+            sources[0].append(source)
+        if reward is not None:
+            rows[1].append(reward)
+            sources[1].append(source)
+        if report is not None:
+            rows[2].append(report)
+            sources[2].append(source)
 
     def __len__(self) -> int:
         return sum(len(r) for r in self.rows) + len(self.quarantine)
@@ -109,16 +121,58 @@ def _columns(table, row: dict) -> dict:
     return {c.name: row[c.name] for c in table.columns}
 
 
+def insert_candidate_sets(conn: Connection, decisions: Sequence[dict], known: set[str]) -> None:
+    """Store the candidate sets that ``decisions`` name, except those ``known`` to be."""
+    sets = {
+        r["candidate_set_id"]: r["candidates"]
+        for r in decisions
+        if r["candidate_set_id"] and r["candidate_set_id"] not in known
+    }
+    rows = [{"id": k, "size": len(v), "ids": list(v)} for k, v in sets.items()]
+    insert_ignore(conn, CANDIDATE_SET, rows)
+
+
 def insert_decisions(
     conn: Connection, rows: Sequence[dict], known_sets: set[str] | frozenset[str] = frozenset()
 ) -> set[tuple]:
     """Insert decision rows (from ``rows.decision_row``) and the candidate sets they name
     (except ``known_sets``, known to be stored), in ``conn``'s transaction, skipping event
     ids already stored; returns the keys ``(event_id,)`` inserted."""
-    sets = {r["candidate_set_id"]: r["candidates"] for r in rows if r["candidate_set_id"]}
-    fresh = [{"id": k, "size": len(v), "ids": list(v)} for k, v in sets.items()]
-    insert_ignore(conn, CANDIDATE_SET, [f for f in fresh if f["id"] not in known_sets])
+    insert_candidate_sets(conn, rows, set(known_sets))
     return insert_new(conn, DECISION, [_columns(DECISION, r) for r in rows])
+
+
+# Row keys holding the stored (SQLite) form of a column, where it differs from the value.
+STORED_AS = {"timestamp": "timestamp_text", "context": "context_json"}
+
+
+def _insert(conn: Connection, kind: Kind, live: list[tuple[int, dict]]) -> tuple[int, list]:
+    """Insert the rows, skipping stored keys: (how many were inserted, the rows that may
+    not have been: exactly those on PostgreSQL, all of them on SQLite when any was not)."""
+    rows = [r for _, r in live]
+    if conn.dialect.name == "sqlite":
+        inserted = sqlite_insert_count(conn, kind.table, rows, STORED_AS)
+        return inserted, (live if inserted < len(live) else [])
+    new = insert_new(conn, kind.table, [_columns(kind.table, r) for r in rows])
+    return len(new), _not_inserted(kind, live, new)
+
+
+def _conflicts(conn: Connection, kind: Kind, rows: list[tuple[int, dict]]) -> dict[int, str]:
+    """Input rows among ``rows`` whose key is stored with other content, with the reason."""
+    keys = [_key(kind, r) for _, r in rows]
+    if conn.dialect.name == "sqlite":
+        digests = sqlite_digests(conn, kind.table, kind.key, keys)
+    else:
+        digests = {k: r["digest"] for k, r in _stored(conn, kind, keys).items()}
+    clashing = [(s, r) for s, r in rows if digests.get(_key(kind, r), r["digest"]) != r["digest"]]
+    if not clashing:
+        return {}
+    stored = _stored(conn, kind, [_key(kind, r) for _, r in clashing])
+    return {
+        s: f"conflicting duplicate of {kind.describe(r)} stored earlier: "
+        + _difference(kind, stored[_key(kind, r)], r)
+        for s, r in reversed(clashing)  # the first reason of an input row wins
+    }
 
 
 class _Retry(Exception):
@@ -197,29 +251,19 @@ class EventWriter:
         written = Written()
         pairs = zip(batch.sources[0], batch.rows[0], strict=True)
         sets = {r["candidate_set_id"] for s, r in pairs if s not in bad and r["candidate_set_id"]}
+        live = [r for s, r in zip(batch.sources[0], batch.rows[0], strict=True) if s not in bad]
+        insert_candidate_sets(conn, live, self._sets)
         found: dict[int, str] = {}
         for kind, rows, sources, name in zip(
             KINDS, batch.rows, batch.sources, ("decisions", "rewards", "reports"), strict=True
         ):
             live = [(s, r) for s, r in zip(sources, rows, strict=True) if s not in bad]
-            if kind is DECISIONS:
-                new = insert_decisions(conn, [r for _, r in live], self._sets)
-            else:
-                new = insert_new(conn, kind.table, [_columns(kind.table, r) for _, r in live])
-            setattr(written, name, len(new))
-            rest = _not_inserted(kind, live, new)
-            if not rest:
-                continue
-            stored = _stored(conn, kind, [_key(kind, r) for _, r in rest])
-            for s, r in rest:
-                earlier = stored.get(_key(kind, r))
-                if earlier is None or earlier["digest"] == r["digest"]:
-                    written.duplicates += 1
-                elif s not in found:
-                    found[s] = (
-                        f"conflicting duplicate of {kind.describe(r)} stored earlier: "
-                        + _difference(kind, earlier, r)
-                    )
+            inserted, rest = _insert(conn, kind, live)
+            setattr(written, name, inserted)
+            conflicts = _conflicts(conn, kind, rest) if rest else {}
+            written.duplicates += len(live) - inserted - len(conflicts)
+            for s, reason in conflicts.items():
+                found.setdefault(s, reason)
         if found:
             bad.update(found)
             raise _Retry

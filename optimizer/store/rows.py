@@ -16,6 +16,7 @@ Timestamps are aware datetimes in UTC (a naive one is taken to be UTC), as the t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -58,33 +59,43 @@ REPORT_CONTENT = ("headline", "body", "impressions", "clicks", "conversions")
 
 def utc(ts: datetime) -> datetime:
     """``ts`` in UTC (a naive ``ts`` is taken to be UTC already)."""
+    if ts.tzinfo is UTC:
+        return ts
     return ts.astimezone(UTC) if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+_last_text: tuple[datetime | None, str] = (None, "")  # a joined row's reward reuses it
+
+
+def utc_text(ts: datetime) -> str:
+    """``ts`` (in UTC) as the store writes it: ``2026-03-01 12:00:00.000000``."""
+    global _last_text
+    last = _last_text
+    if last[0] is ts:
+        return last[1]
+    text = ts.isoformat(" ", "microseconds")[:26]
+    _last_text = (ts, text)
+    return text
 
 
 def from_epoch(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def canonical_json(value: Any) -> str:
-    """Compact JSON with sorted keys: equal values give equal text."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
-
-
 def content_digest(*parts: Any) -> str:
-    """128-bit BLAKE2b of the parts' canonical JSON (unambiguous: a list, not a join)."""
+    """128-bit BLAKE2b of the parts' JSON (a list: unambiguous, unlike a joined string)."""
     data = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+@functools.lru_cache(maxsize=4096)
+def _set_id(ids: tuple[str, ...]) -> str:
+    return hashlib.blake2b(orjson.dumps(ids), digest_size=16).hexdigest()
+
+
 def candidate_set_id(ids: Sequence[str]) -> str | None:
     """Content hash of an ordered candidate list; None for no list."""
-    if not ids:
-        return None
-    return hashlib.blake2b(orjson.dumps(list(ids)), digest_size=16).hexdigest()
-
-
-def _features(context: Mapping[str, Any]) -> dict[str, str | float]:
-    return {str(k): v if isinstance(v, str) else float(v) for k, v in context.items()}
+    return _set_id(ids if type(ids) is tuple else tuple(ids)) if ids else None
 
 
 def decision_row(
@@ -102,42 +113,48 @@ def decision_row(
     run_id: str | None = None,
 ) -> dict[str, Any]:
     """The ``decision`` row of one event, with ``candidates`` (the list, resolved to a
-    ``candidate_set`` by the store when written), ``candidate_set_id`` and ``digest``."""
+    ``candidate_set`` by the store when written), ``candidate_set_id`` and ``digest``, and
+    the stored text of the time and the context (``timestamp_text``, ``context_json``)."""
     ts = utc(timestamp)
-    ctx = _features(context)
-    cands = tuple(candidates or ())
+    ts_text = utc_text(ts)
+    ctx = {str(k): v if type(v) is str else float(v) for k, v in context.items()}
+    ctx_json = orjson.dumps(ctx, option=orjson.OPT_SORT_KEYS).decode()
+    cands = candidates if type(candidates) is tuple else tuple(candidates or ())
     set_id = candidate_set_id(cands)
     probability = float(probability)
     segment = segment or None
-    digest = content_digest(
-        ts.isoformat(), campaign, segment, ctx, set_id, chosen, probability, policy, policy_version
-    )
-    return dict(
-        event_id=event_id,
-        run_id=run_id,
-        timestamp=ts,
-        campaign=campaign,
-        segment=segment,
-        context=ctx,
-        candidates=cands,
-        candidate_set_id=set_id,
-        chosen=chosen,
-        probability=probability,
-        policy=policy,
-        policy_version=policy_version,
-        digest=digest,
-    )
+    content = [ts_text, campaign, segment, ctx_json, set_id, chosen, probability]
+    content += [policy, policy_version]
+    return {
+        "event_id": event_id,
+        "run_id": run_id,
+        "timestamp": ts,
+        "campaign": campaign,
+        "segment": segment,
+        "context": ctx,
+        "candidates": cands,
+        "candidate_set_id": set_id,
+        "chosen": chosen,
+        "probability": probability,
+        "policy": policy,
+        "policy_version": policy_version,
+        "digest": hashlib.blake2b(orjson.dumps(content), digest_size=16).hexdigest(),
+        "timestamp_text": ts_text,
+        "context_json": ctx_json,
+    }
 
 
 def reward_row(*, event_id: str, kind: str, value: float, timestamp: datetime) -> dict[str, Any]:
-    ts, value = utc(timestamp), float(value)
-    return dict(
-        event_id=event_id,
-        kind=kind,
-        value=value,
-        timestamp=ts,
-        digest=content_digest(ts.isoformat(), value),
-    )
+    ts = utc(timestamp)
+    ts_text, value = utc_text(ts), float(value)
+    return {
+        "event_id": event_id,
+        "kind": kind,
+        "value": value,
+        "timestamp": ts,
+        "digest": hashlib.blake2b(orjson.dumps([ts_text, value]), digest_size=16).hexdigest(),
+        "timestamp_text": ts_text,
+    }
 
 
 def report_row(
