@@ -25,16 +25,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 
 from optimizer.errors import InputError
 from optimizer.identity import file_digest
-from optimizer.observe.readers import READERS, detect, estimate_rows, raw_text
+from optimizer.observe.fastpath import FastEvents
+from optimizer.observe.readers import READERS, detect, estimate_rows
 from optimizer.observe.validate import BadRow, CampaignFacts, Validator
-from optimizer.store import EventBatch, Written
-from optimizer.store.rows import quarantine_row
+from optimizer.observe.writer import BatchWriter, Tally
 
 BATCH = 5_000  # input rows per transaction
 
@@ -61,30 +58,6 @@ class IngestReport:
 
     def as_dict(self) -> dict:
         return {**asdict(self), "stored": self.stored}
-
-
-@dataclass
-class _Tally:
-    read: int = 0
-    decisions: int = 0
-    rewards: int = 0
-    reports: int = 0
-    duplicates: int = 0
-    quarantined: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
-
-    def bad(self, summary: str) -> None:
-        self.quarantined += 1
-        key = summary if len(summary) < 80 else summary[:77] + "..."
-        self.reasons[key] = self.reasons.get(key, 0) + 1
-
-    def add(self, written: Written) -> None:
-        self.decisions += written.decisions
-        self.rewards += written.rewards
-        self.reports += written.reports
-        self.duplicates += written.duplicates
-        for _ in written.conflicts:
-            self.bad("conflicting duplicate of a stored row")
 
 
 def campaign_facts(store) -> Callable[[str], CampaignFacts | None]:
@@ -114,60 +87,6 @@ def _parser(validator: Validator, fmt: str) -> Callable[[dict], tuple]:
     return lambda row: (*event(row), None)
 
 
-class _Writer:
-    """Writes the batches of one file; a batch the database refuses (a value it cannot
-    store) is written again row by row, and the rows it refuses are quarantined."""
-
-    def __init__(self, store, path: Path, digest: str, tally: _Tally) -> None:
-        self.store, self.file, self.digest, self.tally = store, str(path), digest, tally
-        self.raws: dict[int, Any] = {}
-        self.batch = self._new()
-
-    def _new(self) -> EventBatch:
-        return EventBatch(conflict_row=self.conflict_row)
-
-    def conflict_row(self, line: int, reason: str) -> dict:
-        return quarantine_row(self.file, self.digest, line, reason, raw_text(self.raws[line]))
-
-    def bad(self, line: int, exc: BadRow, raw: Any) -> None:
-        row = quarantine_row(self.file, self.digest, line, str(exc), raw_text(raw))
-        self.batch.quarantine.append(row)
-        self.tally.bad(exc.summary)
-
-    def add(self, line: int, parts: tuple, raw: Any) -> None:
-        self.batch.add(line, *parts)
-        self.raws[line] = raw
-
-    def flush(self) -> None:
-        batch, self.batch = self.batch, self._new()
-        try:
-            self.tally.add(self.store.write_events(batch))
-        except StatementError as exc:
-            if isinstance(exc, OperationalError | InterfaceError):
-                raise  # the database itself failed (locked, gone): not a row's fault
-            self._row_by_row(batch)
-        self.raws.clear()
-
-    def _row_by_row(self, batch: EventBatch) -> None:
-        parts: dict[int, list] = {}
-        for kind, (rows, sources) in enumerate(zip(batch.rows, batch.sources, strict=True)):
-            for row, line in zip(rows, sources, strict=True):
-                parts.setdefault(line, [None, None, None])[kind] = row
-        refused = []
-        for line, (decision, reward, report) in parts.items():
-            one = self._new()
-            one.add(line, decision, reward, report)
-            try:
-                self.tally.add(self.store.write_events(one))
-            except StatementError as exc:
-                if isinstance(exc, OperationalError | InterfaceError):
-                    raise
-                reason = f"the database refused the row: {type(exc.orig or exc).__name__}"
-                refused.append(self.conflict_row(line, reason))
-                self.tally.bad(reason)
-        self.store.quarantine(batch.quarantine + refused)
-
-
 def ingest_file(
     store,  # optimizer.store.Store
     path: str | Path,
@@ -180,29 +99,36 @@ def ingest_file(
     if not path.is_file():
         raise InputError(f"{path}: no such file; check the path")
     fmt = detect(path, fmt)
-    parse = _parser(Validator(campaign_facts(store), campaign), fmt)
-    tally = _Tally()
-    writer = _Writer(store, path, file_digest(path), tally)
+    facts = campaign_facts(store)
+    validator = Validator(facts, campaign, fast=FastEvents(facts, campaign).event)
+    parse = _parser(validator, fmt)
+    tally = Tally()  # rows read and rows found bad here; the writer counts what it stores
+    writer = BatchWriter(store, str(path), file_digest(path))
     advance = progress(f"ingesting {path.name}", estimate_rows(path, fmt)) if progress else None
-    shown = pending = 0
-    for line, row, raw, problem in READERS[fmt](path):
-        tally.read += 1
-        pending += 1
-        try:
-            if row is None:
-                problem = problem or "unreadable row"
-                summary = "malformed JSON" if problem.startswith("malformed JSON") else problem
-                raise BadRow(problem, summary)
-            writer.add(line, parse(row), raw)
-        except BadRow as exc:
-            writer.bad(line, exc, raw)
-        if pending >= BATCH:
-            writer.flush()
-            pending = 0
-            if advance is not None:
-                advance(tally.read - shown)
-                shown = tally.read
-    writer.flush()
+    pending = 0
+    try:
+        for line, row, raw, problem in READERS[fmt](path):
+            pending += 1
+            try:
+                if row is None:
+                    problem = problem or "unreadable row"
+                    summary = "malformed JSON" if problem.startswith("malformed JSON") else problem
+                    raise BadRow(problem, summary)
+                writer.add(line, parse(row), raw)
+            except BadRow as exc:
+                writer.bad(line, exc, raw, tally)
+            if pending >= BATCH:
+                writer.flush()
+                tally.read += pending
+                pending = 0
+                if advance is not None:
+                    advance(BATCH)
+        tally.read += pending
+        writer.close()
+    except BaseException:
+        writer.abandon()
+        raise
     if advance is not None:
-        advance(tally.read - shown)
+        advance(pending)
+    tally.merge(writer.tally)
     return IngestReport(file=str(path), format=fmt, **asdict(tally))

@@ -28,6 +28,8 @@ def raw_text(raw: Any) -> str:
         return raw.decode("utf-8", "backslashreplace")
     if isinstance(raw, str):
         return raw
+    if isinstance(raw, list):  # the cells of a CSV row
+        return ",".join(raw)
     return json.dumps(raw, default=str, ensure_ascii=False)
 
 
@@ -58,18 +60,45 @@ def read_jsonl(path: Path) -> Iterator[Record]:
 
 def read_csv(path: Path) -> Iterator[Record]:
     with path.open(newline="", encoding="utf-8", errors="surrogateescape") as f:
-        reader = csv.DictReader(f)
-        for row in reader:
-            raw = ",".join("" if v is None else str(v) for v in row.values())
-            if None in row:  # more fields than the header
-                yield reader.line_num, None, raw, "more fields than the header has"
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            return
+        width = len(header)
+        for values in reader:
+            if not values:  # a blank line
                 continue
-            try:
-                raw.encode("utf-8")
-            except UnicodeEncodeError:
-                yield reader.line_num, None, raw, "invalid UTF-8 bytes in the row"
-                continue
-            yield reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}, raw, None
+            line = reader.line_num
+            if len(values) > width:
+                yield line, None, values, "more fields than the header has"
+            elif not all(map(str.isascii, values)) and not _utf8(values):
+                yield line, None, values, "invalid UTF-8 bytes in the row"
+            else:
+                yield line, {k: v for k, v in zip(header, values, strict=False) if v}, values, None
+
+
+def _utf8(values: list[str]) -> bool:
+    """Whether the cells hold valid text (bad bytes were decoded as lone surrogates)."""
+    try:
+        for v in values:
+            v.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _gaps(batch) -> bool:
+    """Whether a record batch has a null or empty string cell (a missing field)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for col in batch.columns:
+        if col.null_count:
+            return True
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            if pc.any(pc.equal(col, "")).as_py():
+                return True
+    return False
 
 
 def read_parquet(path: Path) -> Iterator[Record]:
@@ -81,9 +110,13 @@ def read_parquet(path: Path) -> Iterator[Record]:
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
     line = 0
     for batch in table.iter_batches(batch_size=PARQUET_BATCH):
+        gaps = _gaps(batch)
         for row in batch.to_pylist():
             line += 1
-            yield line, {k: v for k, v in row.items() if v is not None and v != ""}, row, None
+            if gaps:  # a null or empty cell is a missing field
+                yield line, {k: v for k, v in row.items() if v is not None and v != ""}, row, None
+            else:
+                yield line, row, row, None
 
 
 READERS = {

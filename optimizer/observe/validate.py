@@ -199,6 +199,8 @@ class Validator:
 
     facts: Callable[[str], CampaignFacts | None]  # None: no such campaign
     default_campaign: str | None = None
+    # Tried first on each event row; returns the rows or None (``fastpath.FastEvents``).
+    fast: Callable[[dict], tuple | None] | None = None
 
     def campaign(self, row: dict) -> tuple[str, CampaignFacts]:
         name = str(row.get("campaign") or self.default_campaign or "").strip()
@@ -224,6 +226,10 @@ class Validator:
 
     def event(self, row: dict) -> tuple[dict | None, dict | None]:
         """(decision, reward-or-None) for a decision row, (None, reward) for a reward."""
+        if self.fast is not None:
+            done = self.fast(row)
+            if done is not None:
+                return done
         event_id = text(row, "event_id")
         ts = timestamp(row.get("timestamp"))
         if "action" not in row:
