@@ -114,3 +114,60 @@ def sqlite_digests(
     finally:
         cursor.close()
     return out
+
+
+# -- PostgreSQL: COPY into a temporary table, then one INSERT ... SELECT ---------------------
+def pg_insert_new(
+    conn: Connection, table: Table, rows: Sequence[dict], names: dict[str, str] | None = None
+) -> set[tuple]:
+    """Insert ``rows`` skipping stored keys (the first of equal keys in ``rows`` wins);
+    returns the primary keys inserted. The rows are copied (``COPY``) into a temporary
+    table, emptied at commit, and inserted with one ``INSERT ... SELECT ... ON CONFLICT DO
+    NOTHING RETURNING``."""
+    if not rows:
+        return set()
+    names = names or {}
+    columns = [c.name for c in table.columns]
+    keys = [c.name for c in table.primary_key.columns]
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    temp = f'"_incoming_{table.name}"'
+    cursor = _dbapi(conn).cursor()
+    try:
+        cursor.execute(
+            f'CREATE TEMPORARY TABLE IF NOT EXISTS {temp} (LIKE "{table.name}", _n bigint) '
+            "ON COMMIT DELETE ROWS"
+        )
+        with cursor.copy(f"COPY {temp} ({quoted}, _n) FROM STDIN") as copy:
+            fields = [names.get(c, c) for c in columns]
+            for n, row in enumerate(rows):
+                copy.write_row([row[f] for f in fields] + [n])
+        cursor.execute(
+            f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} FROM {temp} ORDER BY _n '
+            "ON CONFLICT DO NOTHING RETURNING " + ", ".join(f'"{k}"' for k in keys)
+        )
+        inserted = {tuple(r) for r in cursor.fetchall()}
+        cursor.execute(f"TRUNCATE {temp}")
+        return inserted
+    finally:
+        cursor.close()
+
+
+def digests(
+    conn: Connection, table: Table, key: Sequence[str], keys: Sequence[tuple]
+) -> dict[tuple, str]:
+    """Stored ``digest`` by key for ``keys`` (SQLite or PostgreSQL; looked up by the key's
+    first column)."""
+    if conn.dialect.name == "sqlite":
+        return sqlite_digests(conn, table, key, keys)
+    first = list(dict.fromkeys(k[0] for k in keys))
+    cols = ", ".join(f'"{c}"' for c in key)
+    sql = f'SELECT {cols}, digest FROM "{table.name}" WHERE "{key[0]}" = ANY(%s)'
+    wanted, out = set(keys), {}
+    cursor = _dbapi(conn).cursor()
+    try:
+        for *k, digest in cursor.execute(sql, (first,)):
+            if tuple(k) in wanted:
+                out[tuple(k)] = digest
+    finally:
+        cursor.close()
+    return out

@@ -18,9 +18,10 @@ from sqlalchemy.engine import Connection
 
 from optimizer.store.bulk import (
     IN_CHUNK,
+    digests,
     insert_ignore,
     insert_new,
-    sqlite_digests,
+    pg_insert_new,
     sqlite_insert_count,
 )
 from optimizer.store.engine import EVENTS_LOCK, write_transaction
@@ -153,24 +154,27 @@ def _insert(conn: Connection, kind: Kind, live: list[tuple[int, dict]]) -> tuple
     if conn.dialect.name == "sqlite":
         inserted = sqlite_insert_count(conn, kind.table, rows, STORED_AS)
         return inserted, (live if inserted < len(live) else [])
-    new = insert_new(conn, kind.table, [_columns(kind.table, r) for r in rows])
+    if conn.dialect.name == "postgresql":
+        new = pg_insert_new(conn, kind.table, rows, {"context": "context_json"})
+    else:
+        new = insert_new(conn, kind.table, [_columns(kind.table, r) for r in rows])
     return len(new), _not_inserted(kind, live, new)
 
 
 def _conflicts(conn: Connection, kind: Kind, rows: list[tuple[int, dict]]) -> dict[int, str]:
     """Input rows among ``rows`` whose key is stored with other content, with the reason."""
     keys = [_key(kind, r) for _, r in rows]
-    if conn.dialect.name == "sqlite":
-        digests = sqlite_digests(conn, kind.table, kind.key, keys)
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        stored = digests(conn, kind.table, kind.key, keys)
     else:
-        digests = {k: r["digest"] for k, r in _stored(conn, kind, keys).items()}
-    clashing = [(s, r) for s, r in rows if digests.get(_key(kind, r), r["digest"]) != r["digest"]]
+        stored = {k: r["digest"] for k, r in _stored(conn, kind, keys).items()}
+    clashing = [(s, r) for s, r in rows if stored.get(_key(kind, r), r["digest"]) != r["digest"]]
     if not clashing:
         return {}
-    stored = _stored(conn, kind, [_key(kind, r) for _, r in clashing])
+    earlier = _stored(conn, kind, [_key(kind, r) for _, r in clashing])
     return {
         s: f"conflicting duplicate of {kind.describe(r)} stored earlier: "
-        + _difference(kind, stored[_key(kind, r)], r)
+        + _difference(kind, earlier[_key(kind, r)], r)
         for s, r in reversed(clashing)  # the first reason of an input row wins
     }
 
