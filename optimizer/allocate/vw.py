@@ -18,6 +18,8 @@ import numpy as np
 
 from optimizer.allocate.base import Choice, Feedback, sample
 from optimizer.allocate.registry import exploration_args
+from optimizer.allocate.vw_file import load_workspace
+from optimizer.errors import InputError
 from optimizer.records import Context, Creative
 
 _UNSAFE = re.compile(r"[\s|:]+")
@@ -64,14 +66,15 @@ class VWPolicy:
         self.seed = seed
         self.updates = 0
         if _model is not None:
-            self.args = f"--quiet -i {_model}"
+            self.args = ["--quiet", "-i", str(_model)]
+            self.vw = load_workspace(_model)
         else:
-            self.args = " ".join(
+            self.args = (
                 ["--cb_explore_adf", "-q", "UA", "--quiet", "--random_seed", str(seed)]
                 + exploration_args(exploration, self.params)
                 + list(extra_args)
             )
-        self.vw = pyvw.Workspace(self.args)
+            self.vw = pyvw.Workspace(arg_list=self.args)
         self._pending: dict[str, tuple[list, int, float]] = {}
 
     @property
@@ -157,9 +160,19 @@ class VWPolicy:
     @classmethod
     def load(cls, path: Path) -> VWPolicy:
         path = Path(path)
-        meta = json.loads(path.with_suffix(path.suffix + ".json").read_text())
-        policy = cls(
-            exploration=meta["exploration"], params=meta["params"], seed=meta["seed"], _model=path
-        )
-        policy.updates = meta["updates"]
+        meta_path = path.with_suffix(path.suffix + ".json")
+        try:
+            meta = json.loads(meta_path.read_text())
+            policy = cls(
+                exploration=meta["exploration"],
+                params=meta["params"],
+                seed=int(meta["seed"]),
+                _model=path,
+            )
+            policy.updates = int(meta["updates"])
+        except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
+            raise InputError(
+                f"{meta_path}: not the metadata of a saved VW policy ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else 'bad value'}); save it again"
+            ) from None
         return policy
