@@ -93,17 +93,22 @@ def ingest_file(
     fmt: str = "auto",
     campaign: str | None = None,
     progress: Progress | None = None,
+    fast: bool = True,
 ) -> IngestReport:
-    """Ingest one file into ``store``; returns the counts (see ``IngestReport``)."""
+    """Ingest one file into ``store``; returns the counts (see ``IngestReport``).
+
+    ``fast=False`` takes every row through the full validation and writes each batch
+    before reading on (the same rows stored; the baseline of ``benchmarks/offline.py``).
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file; check the path")
     fmt = detect(path, fmt)
     facts = campaign_facts(store)
-    validator = Validator(facts, campaign, fast=FastEvents(facts, campaign).event)
+    validator = Validator(facts, campaign, fast=FastEvents(facts, campaign).event if fast else None)
     parse = _parser(validator, fmt)
     tally = Tally()  # rows read and rows found bad here; the writer counts what it stores
-    writer = BatchWriter(store, str(path), file_digest(path))
+    writer = BatchWriter(store, str(path), file_digest(path), background=fast)
     advance = progress(f"ingesting {path.name}", estimate_rows(path, fmt)) if progress else None
     pending = 0
     try:
