@@ -18,17 +18,26 @@ branch_labels = None
 depends_on = None
 
 
+S, J = sa.String, sa.JSON
+
+
+def T() -> sa.DateTime:  # sqlmodel's UTCDateTime: TIMESTAMP WITH TIME ZONE on PostgreSQL
+    return sa.DateTime(timezone=True)
+
+
 def upgrade() -> None:
-    S, J = sa.String, sa.JSON
-
-    def T() -> sa.DateTime:  # sqlmodel's UTCDateTime: TIMESTAMP WITH TIME ZONE on PostgreSQL
-        return sa.DateTime(timezone=True)
-
     meta = op.create_table(
         "meta",
         sa.Column("key", S(), primary_key=True),
         sa.Column("value", S(), nullable=False),
     )
+    _campaign_tables()
+    _run_tables()
+    _event_tables()
+    op.bulk_insert(meta, [{"key": "schema_version", "value": "1"}])
+
+
+def _campaign_tables() -> None:
     op.create_table(
         "campaign",
         sa.Column("name", S(), primary_key=True),
@@ -56,6 +65,37 @@ def upgrade() -> None:
     )
     for column in ("campaign", "creative_id", "batch"):
         op.create_index(f"ix_screening_{column}", "screening", [column])
+
+    op.create_table(
+        "segment",
+        sa.Column("campaign", S(), sa.ForeignKey("campaign.name"), primary_key=True),
+        sa.Column("name", S(), primary_key=True),
+        sa.Column("share", sa.Float(), nullable=False),
+        sa.Column("description", S(), nullable=False),
+        sa.Column("features", J(), nullable=False),
+    )
+    op.create_table(
+        "creative",
+        sa.Column("id", S(), primary_key=True),
+        sa.Column("campaign", S(), sa.ForeignKey("campaign.name"), nullable=False),
+        sa.Column("headline", S(), nullable=False),
+        sa.Column("body", S(), nullable=False),
+        sa.Column("cta", S(), nullable=False),
+        sa.Column("segment", S()),
+        sa.Column("status", S(), nullable=False),
+        sa.Column("retired_reason", S()),
+        sa.Column("retired_at", T()),
+        sa.Column("source", S(), nullable=False),
+        sa.Column("prompt_id", S()),
+        sa.Column("generator_version", S()),
+        sa.Column("parent_id", S()),
+        sa.Column("lineage", J(), nullable=False),
+        sa.Column("created_at", T(), nullable=False),
+    )
+    op.create_index("ix_creative_campaign", "creative", ["campaign"])
+
+
+def _run_tables() -> None:
     op.create_table(
         "run",
         sa.Column("id", S(), primary_key=True),
@@ -74,6 +114,43 @@ def upgrade() -> None:
         sa.Column("finished_at", T()),
     )
     op.create_index("ix_run_campaign", "run", ["campaign"])
+
+    op.create_table(
+        "policy",
+        sa.Column("version", S(), primary_key=True),
+        sa.Column("campaign", S(), nullable=False),
+        sa.Column("kind", S(), nullable=False),
+        sa.Column("path", S(), nullable=False),
+        sa.Column("source", S(), nullable=False),
+        sa.Column("events", sa.Integer(), nullable=False),
+        sa.Column("metrics", J(), nullable=False),
+        sa.Column("created_at", T(), nullable=False),
+    )
+    op.create_index("ix_policy_campaign", "policy", ["campaign"])
+    op.create_table(
+        "round",
+        sa.Column("run_id", S(), primary_key=True),
+        sa.Column("round", sa.Integer(), primary_key=True),
+        sa.Column("campaign", S(), nullable=False),
+        sa.Column("refresh", sa.Boolean(), nullable=False),
+        sa.Column("metrics", J(), nullable=False),
+        sa.Column("created_at", T(), nullable=False),
+    )
+    op.create_index("ix_round_campaign", "round", ["campaign"])
+    op.create_table(
+        "generator",
+        sa.Column("version", S(), primary_key=True),
+        sa.Column("campaign", S(), nullable=False),
+        sa.Column("base", S(), nullable=False),
+        sa.Column("adapter", S()),
+        sa.Column("data_hash", S()),
+        sa.Column("metrics", J(), nullable=False),
+        sa.Column("created_at", T(), nullable=False),
+    )
+    op.create_index("ix_generator_campaign", "generator", ["campaign"])
+
+
+def _event_tables() -> None:
     op.create_table(
         "decision",
         sa.Column("event_id", S(), primary_key=True),
@@ -119,64 +196,3 @@ def upgrade() -> None:
         sa.Column("clicks", sa.Integer(), nullable=False),
         sa.Column("conversions", sa.Integer()),
     )
-    op.create_table(
-        "policy",
-        sa.Column("version", S(), primary_key=True),
-        sa.Column("campaign", S(), nullable=False),
-        sa.Column("kind", S(), nullable=False),
-        sa.Column("path", S(), nullable=False),
-        sa.Column("source", S(), nullable=False),
-        sa.Column("events", sa.Integer(), nullable=False),
-        sa.Column("metrics", J(), nullable=False),
-        sa.Column("created_at", T(), nullable=False),
-    )
-    op.create_index("ix_policy_campaign", "policy", ["campaign"])
-    op.create_table(
-        "round",
-        sa.Column("run_id", S(), primary_key=True),
-        sa.Column("round", sa.Integer(), primary_key=True),
-        sa.Column("campaign", S(), nullable=False),
-        sa.Column("refresh", sa.Boolean(), nullable=False),
-        sa.Column("metrics", J(), nullable=False),
-        sa.Column("created_at", T(), nullable=False),
-    )
-    op.create_index("ix_round_campaign", "round", ["campaign"])
-    op.create_table(
-        "generator",
-        sa.Column("version", S(), primary_key=True),
-        sa.Column("campaign", S(), nullable=False),
-        sa.Column("base", S(), nullable=False),
-        sa.Column("adapter", S()),
-        sa.Column("data_hash", S()),
-        sa.Column("metrics", J(), nullable=False),
-        sa.Column("created_at", T(), nullable=False),
-    )
-    op.create_index("ix_generator_campaign", "generator", ["campaign"])
-    op.create_table(
-        "segment",
-        sa.Column("campaign", S(), sa.ForeignKey("campaign.name"), primary_key=True),
-        sa.Column("name", S(), primary_key=True),
-        sa.Column("share", sa.Float(), nullable=False),
-        sa.Column("description", S(), nullable=False),
-        sa.Column("features", J(), nullable=False),
-    )
-    op.create_table(
-        "creative",
-        sa.Column("id", S(), primary_key=True),
-        sa.Column("campaign", S(), sa.ForeignKey("campaign.name"), nullable=False),
-        sa.Column("headline", S(), nullable=False),
-        sa.Column("body", S(), nullable=False),
-        sa.Column("cta", S(), nullable=False),
-        sa.Column("segment", S()),
-        sa.Column("status", S(), nullable=False),
-        sa.Column("retired_reason", S()),
-        sa.Column("retired_at", T()),
-        sa.Column("source", S(), nullable=False),
-        sa.Column("prompt_id", S()),
-        sa.Column("generator_version", S()),
-        sa.Column("parent_id", S()),
-        sa.Column("lineage", J(), nullable=False),
-        sa.Column("created_at", T(), nullable=False),
-    )
-    op.create_index("ix_creative_campaign", "creative", ["campaign"])
-    op.bulk_insert(meta, [{"key": "schema_version", "value": "1"}])
