@@ -142,3 +142,35 @@ def test_the_report_json_is_its_serialisation(tmp_path, store):
         "reasons": {"malformed JSON": 1},
         "stored": 1,
     }
+
+
+def _ingest_slowly(url: str, path: str) -> None:
+    import optimizer.observe.ingest as ingest_module
+
+    ingest_module.BATCH = 200
+    ingest_file(Store(url), path)
+
+
+def test_a_kill_9_mid_ingest_then_a_rerun_stores_each_event_once(tmp_path, store, db_url):
+    import os
+    import signal
+    import time
+
+    rows = [{**GOOD, "event_id": f"k{i}", "reward": i % 2} for i in range(20_000)]
+    path = jsonl(tmp_path, rows)
+    proc = multiprocessing.get_context("fork").Process(
+        target=_ingest_slowly, args=(db_url, str(path))
+    )
+    proc.start()
+    deadline = time.monotonic() + 120
+    while store.count_events("stride-spring")[0] < 1_000 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join()
+    assert proc.exitcode == -signal.SIGKILL
+    before = store.count_events("stride-spring")
+    assert 1_000 <= before[0] < 20_000 and before[0] == before[1]  # whole rows only
+    report = ingest_file(store, path)
+    assert store.count_events("stride-spring") == (20_000, 20_000)
+    assert report.decisions == 20_000 - before[0]
+    assert report.duplicates == 2 * before[0]
