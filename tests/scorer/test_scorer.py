@@ -1,4 +1,4 @@
-"""The creative scorer against the simulator's ground truth."""
+"""The creative scorer in a campaign (groups are segments) against the simulator's truth."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ import pytest
 
 from optimizer.filter.embed import Embedder
 from optimizer.records import Creative
-from optimizer.refresh.scorer import CreativeScorer, Outcome, admit, pairwise_accuracy
+from optimizer.scorer import (
+    CreativeScorer,
+    Outcome,
+    admit,
+    load_scorer,
+    pairwise_accuracy,
+    save_scorer,
+)
 from simulators.audience import AudienceSimulator
 
 PHRASES = {
@@ -105,8 +112,11 @@ def test_scorer_round_trip(tmp_path, example_cfg):
     texts = [("Fast shoes", "Light.", "Shop now"), ("Cheap socks", "Soft.", "Shop now")]
     a, b = scorer.predict("a", texts), scorer.predict("b", texts)
     assert a[0] > a[1] and b[1] > b[0]  # segments like different things
-    scorer.save(tmp_path / "s.joblib")
-    again = CreativeScorer.load(tmp_path / "s.joblib")
-    assert np.allclose(again.predict("a", texts), a)
+    path = save_scorer(scorer, tmp_path / "s.npz")
+    again = load_scorer(path)
+    assert np.allclose(again.predict("a", texts), a) and np.allclose(again.predict("b", texts), b)
+    assert np.allclose(
+        again.prior(texts, segment="a").alpha, scorer.prior(texts, segment="a").alpha
+    )
     with pytest.raises(ValueError, match="no outcomes"):
         CreativeScorer(Embedder.shared()).fit([])
