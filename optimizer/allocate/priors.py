@@ -16,7 +16,7 @@ relative to their group's, less the binomial noise.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -166,13 +166,15 @@ def _pseudo_clicks(gid: np.ndarray, c: np.ndarray, n: np.ndarray) -> float:
 
 
 class TextScorer(Protocol):
-    """What a text prior needs from a creative scorer (``optimizer.scorer``).
+    """What a text prior needs from a creative scorer (``optimizer.scorer.CreativeScorer``).
 
-    ``prior(headlines)`` treats the headlines as the arms of one ad group and returns one Beta
-    prior per headline, in order: ``(alpha, beta)`` pairs or objects with ``alpha``/``beta``.
+    ``prior(texts, level=...)`` treats the texts as the arms of one ad group whose CTR is
+    ``level`` and returns one Beta prior per text, in order: ``(alpha, beta)`` pairs or
+    objects with ``alpha``/``beta``. ``pooled_level()`` (optional) is the mean CTR of the
+    groups the scorer learned from.
     """
 
-    def prior(self, headlines: Sequence[str]) -> Sequence[Any]: ...
+    def prior(self, texts: Sequence[str], level: float | None = None) -> Iterable[Any]: ...
 
 
 def as_beta_prior(value: Any, where: str) -> BetaPrior:
@@ -188,16 +190,25 @@ def as_beta_prior(value: Any, where: str) -> BetaPrior:
         raise ValueError(f"{where}: not a Beta prior ({exc}); expected (alpha, beta)") from None
 
 
-def table_priors(table: Any, scorer: TextScorer) -> dict[tuple[str, str], BetaPrior]:
+def table_priors(
+    table: Any, scorer: TextScorer, level: float | None = None
+) -> dict[tuple[str, str], BetaPrior]:
     """Text priors for every arm of an arms table (``simulators.table.ArmsTable``).
 
     Each segment of the table is one ad group; its creatives' headlines are the text the
-    scorer reads. Returns ``{(segment, creative id): prior}`` for
+    scorer reads. The priors are asked for at a known ``level`` (default: the scorer's
+    ``pooled_level()``): the Thompson sampler re-centres informative priors on each test's
+    observed level, so a prior's spread must describe how copy differs within a group only.
+    A prior for an unknown level would add the level's variance to every arm alike and blur
+    the text's ranking. Returns ``{(segment, creative id): prior}`` for
     :meth:`ThompsonPolicy.set_priors <optimizer.allocate.thompson.ThompsonPolicy.set_priors>`.
     """
+    if level is None and callable(getattr(scorer, "pooled_level", None)):
+        level = float(scorer.pooled_level())
     out: dict[tuple[str, str], BetaPrior] = {}
     for segment, creatives in table.creatives.items():
-        priors = list(scorer.prior([c.headline for c in creatives]))
+        headlines = [c.headline for c in creatives]
+        priors = list(scorer.prior(headlines, level=level))
         if len(priors) != len(creatives):
             raise ValueError(
                 f"scorer returned {len(priors)} priors for the {len(creatives)} arms of "

@@ -67,8 +67,11 @@ class LengthScorer:
         self.seen = []
         self.answer = answer
 
-    def prior(self, headlines):
-        self.seen.append(list(headlines))
+    def pooled_level(self):
+        return 0.02
+
+    def prior(self, headlines, level=None):
+        self.seen.append((list(headlines), level))
         if self.answer is not None:
             return self.answer
         return [(0.001 * len(h), 100.0) for h in headlines]
@@ -80,9 +83,11 @@ def test_table_priors_asks_the_scorer_once_per_ad_group_in_order():
     )
     scorer = LengthScorer()
     priors = table_priors(table, scorer)
-    assert scorer.seen == [["Short", "A longer one"], ["X"]]
+    assert scorer.seen == [(["Short", "A longer one"], 0.02), (["X"], 0.02)]  # at a known level
     assert priors[("t1", "b")] == BetaPrior(0.012, 100.0)
     assert set(priors) == {("t1", "a"), ("t1", "b"), ("t2", "a")}
+    table_priors(table, scorer, level=0.05)
+    assert scorer.seen[-1][1] == 0.05
 
 
 @pytest.mark.parametrize(
