@@ -122,6 +122,9 @@ class Filters(_Model):
     competitors: list[str] = Field(default_factory=list)
     required_disclaimer: str | None = None
     prohibited: list[PolicyRule] = Field(default_factory=list)
+    # Offers and facts a creative may state besides those of the brief and seed creatives
+    # (the claims filter rejects the rest), e.g. "Free returns within 30 days."
+    facts: list[str] = Field(default_factory=list)
 
 
 class FeatureTaste(_Model):

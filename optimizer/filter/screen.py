@@ -1,9 +1,9 @@
 """The filter stage: every creative gets a verdict with every reason and score.
 
-Order: format and ad-policy rules (no model), profanity, the policy classifier, relevance to
-the product and brief, near-duplicates against the live pool and the candidates kept so far,
-then maximal marginal relevance (MMR) keeps the best ``keep_per_segment`` generated
-candidates per segment.
+Order: format and ad-policy rules, unsupported claims and readability (no model), profanity,
+the policy classifier, relevance to the product and brief, near-duplicates against the live
+pool and the candidates kept so far, then maximal marginal relevance (MMR) keeps the best
+``keep_per_segment`` generated candidates per segment.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import numpy as np
 
 from optimizer.config import CampaignConfig
 from optimizer.filter.checks import format_checks, policy_rules
+from optimizer.filter.claims import Facts, claim_checks
 from optimizer.filter.classifier import PolicyClassifier
 from optimizer.filter.embed import Embedder
 from optimizer.filter.profanity import profanity_scores
+from optimizer.filter.readability import ProductWords, readability_checks
 from optimizer.filter.verdict import Rejection, Verdict
 from optimizer.records import Creative
 
@@ -29,11 +31,26 @@ class Screener:
     cfg: CampaignConfig
     embedder: Embedder
     classifier: PolicyClassifier
+    facts: Facts | None = None  # what the campaign supports; from the config when None
+
+    def __post_init__(self) -> None:
+        if self.facts is None:
+            self.facts = Facts.of_campaign(self.cfg)
+        self.product = ProductWords.of(self.cfg.product)
 
     @classmethod
     def build(cls, cfg: CampaignConfig, embedder: Embedder | None = None) -> Screener:
         embedder = embedder or Embedder.shared()
         return cls(cfg, embedder, PolicyClassifier.default(embedder))
+
+    def rules(self, creative: Creative) -> list[Rejection]:
+        """The checks that need no model: format, ad policy, claims, readability."""
+        return (
+            format_checks(creative, self.cfg)
+            + policy_rules(creative, self.cfg.filters)
+            + claim_checks(creative, self.facts)
+            + readability_checks(creative, self.product)
+        )
 
     def anchors(self) -> np.ndarray:
         cfg = self.cfg
@@ -52,9 +69,7 @@ class Screener:
         """
         f = self.cfg.filters
         texts = [f"{c.headline}. {c.body}".strip() for c in creatives]
-        rejections: list[list[Rejection]] = [
-            format_checks(c, self.cfg) + policy_rules(c, f) for c in creatives
-        ]
+        rejections: list[list[Rejection]] = [self.rules(c) for c in creatives]
         scores: list[dict[str, float]] = [{} for _ in creatives]
         profane = profanity_scores(texts)
         policy = self.classifier.scores(texts)

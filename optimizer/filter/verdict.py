@@ -10,7 +10,8 @@ from optimizer.records import Creative
 
 @dataclass(frozen=True)
 class Rejection:
-    filter: str  # format | safety | policy | relevance | duplicate | diversity | parse
+    # format | safety | claims | readability | policy | relevance | duplicate | diversity | parse
+    filter: str
     reason: str
     score: float | None = None
 
