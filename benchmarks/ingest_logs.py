@@ -119,7 +119,7 @@ def _run(path: str, db: str, fast: bool, again: bool, results) -> None:
 
 
 def measure(path: Path, db: Path, fast: bool = True, again: bool = False) -> tuple:
-    ctx = multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")  # a small parent: its own peak memory
     results = ctx.Queue()
     proc = ctx.Process(target=_run, args=(str(path), str(db), fast, again, results))
     proc.start()
