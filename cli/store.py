@@ -94,21 +94,24 @@ def scorer_fit(
     save it as a new version; reports its held-out pairwise accuracy."""
     from pathlib import Path
 
-    from optimizer.refresh.scorer import fit_and_register
+    from optimizer.scorer import fit_and_register
 
-    info = fit_and_register(
+    result = fit_and_register(
         store_for(config_path, db_url),
         campaign_name(name, config_path),
         Path(state_dir),
         seed=seed or 0,
     )
-    info = plain(info)
+    info = result.as_dict()
     if as_json:
         emit_json(info)
     else:
         click.echo(
-            f"scorer {info['version']}: {info['outcomes']} outcomes, held-out pairwise "
-            f"accuracy {info['held_out_pairwise_accuracy']:.3f}; saved to {info['path']}"
+            f"scorer {result.version}: {result.outcomes} outcomes in {result.groups} groups; "
+            f"cross-validated by {result.held_out}: pairwise accuracy "
+            f"{result.significant_accuracy:.3f} on {result.significant_pairs} significant pairs, "
+            f"{result.pairwise_accuracy:.3f} on all; predicted / observed CTR "
+            f"{result.calibration_ratio:.2f}; saved to {result.path}"
         )
 
 
@@ -136,10 +139,11 @@ def scorer_predict(
     as_json: bool,
 ) -> None:
     """Predict the CTR of creatives from a file, per segment."""
-    # Logic kept here until the scorer is reworked (issue 9, scorer part).
+    from dataclasses import asdict
+    from pathlib import Path
+
     from optimizer.config import parse_config
-    from optimizer.filter.inputs import read_creatives
-    from optimizer.refresh.scorer import latest_scorer
+    from optimizer.scorer import latest_scorer, predict_file
 
     store = store_for(config_path, db_url)
     name = campaign_name(name, config_path)
@@ -147,18 +151,9 @@ def scorer_predict(
     model = latest_scorer(store, name, version)
     if segment:
         check_segment(segment, model.segments)
-    creatives = read_creatives(input_path, cfg)
-    texts = [(c.headline, c.body, c.cta) for c in creatives]
-    rows = [
-        {
-            "segment": seg,
-            "headline": c.headline,
-            "body": c.body,
-            "predicted_ctr": round(float(p), 6),
-        }
-        for seg in ([segment] if segment else model.segments)
-        for c, p in zip(creatives, model.predict(seg, texts), strict=True)
-    ]
+    segments = [segment] if segment else None
+    predictions = predict_file(model, Path(input_path), segments, cfg.calls_to_action[0])
+    rows = [asdict(p) for p in predictions]
     if as_json:
         emit_json(rows)
     else:

@@ -143,13 +143,18 @@ class CrossValidation:
     folds: tuple[FoldResult, ...]
     held_out: str
 
+    def _values(self, field: str) -> np.ndarray:
+        values = np.array([getattr(f, field) for f in self.folds], dtype=float)
+        return values[np.isfinite(values)]
+
     def mean(self, field: str) -> float:
-        values = [getattr(f, field) for f in self.folds]
-        return float(np.nanmean(values)) if values else float("nan")
+        """Mean over the folds that have a value (NaN when none has)."""
+        values = self._values(field)
+        return float(values.mean()) if len(values) else float("nan")
 
     def sd(self, field: str) -> float:
-        values = [getattr(f, field) for f in self.folds]
-        return float(np.nanstd(values)) if values else float("nan")
+        values = self._values(field)
+        return float(values.std()) if len(values) else float("nan")
 
     @property
     def calibration_ratio(self) -> float:
