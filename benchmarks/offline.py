@@ -5,12 +5,14 @@ in both) and Parquet, then measures:
 - ingestion throughput (rows/s and peak memory) into a fresh SQLite file for each format,
   against a baseline measured in the same run, and a re-ingest (which must store nothing);
   see ``benchmarks/ingest_logs.py``;
-- learning throughput from logs (VW counterfactual learning, events/s);
+- learning throughput from logs (events/s and peak memory): VW's parser in a worker
+  process, with AllReduce workers, the command with its join, and against the one-by-one
+  baseline measured in the same run; see ``benchmarks/learn_logs.py``;
 - evaluation time of IPS/SNIPS/DM/DR with intervals for two targets over all events.
 Prints numbers; asserts nothing.
 
 Run: ``.venv/bin/python benchmarks/offline.py [--events 1000000] [--baseline-events 100000]
-[--learn-events 200000]``
+[--learn-events N] [--learn-baseline-events 50000] [--learn-workers 2]``
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ingest_logs import ingest_benchmark, write_logs  # noqa: E402
+from learn_logs import learn_benchmark  # noqa: E402
 
 from optimizer.config import load_config  # noqa: E402
 from optimizer.offline import (  # noqa: E402
     closed_events,
     evaluate_logged,
-    learn_from_logs,
 )
 from optimizer.store import Store  # noqa: E402
 
@@ -42,7 +44,9 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--baseline-events", type=int, default=100_000)
-    parser.add_argument("--learn-events", type=int, default=200_000)
+    parser.add_argument("--learn-events", type=int, help="events to learn from [all]")
+    parser.add_argument("--learn-baseline-events", type=int, default=50_000)
+    parser.add_argument("--learn-workers", type=int, default=2, help="AllReduce run (1: skip)")
     args = parser.parse_args()
     cfg = load_config(EXAMPLE)
     with tempfile.TemporaryDirectory() as tmp:
@@ -58,13 +62,11 @@ def main() -> None:
             f"{time.perf_counter() - t0:.1f} s"
         )
 
-        share = 1.0 - min(args.learn_events / len(joined.events), 1.0)
-        t0 = time.perf_counter()
-        info = learn_from_logs(store, cfg.name, folder / "state", test_share=share)
-        wall = time.perf_counter() - t0
-        print(
-            f"learn from logs: {info['train_events']:,} events in {wall:.1f} s "
-            f"(join included) = {info['train_events'] / wall:,.0f} events/s"
+        learn_benchmark(
+            folder / "jsonl.db",
+            args.learn_events or args.events,
+            min(args.learn_baseline_events, args.learn_events or args.events),
+            args.learn_workers,
         )
 
         static = folder / "static.csv"

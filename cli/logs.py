@@ -78,6 +78,18 @@ def ingest(
     help="Exploration of the learned VW policy when it serves.",
 )
 @test_share_option(help="Hold out the latest share of events for evaluate.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="VW processes that split the events and average with AllReduce (1: the same "
+    "model as learning the events in order).",
+)
+@click.option(
+    "--span-server", help="HOST[:PORT] of the spanning-tree server of a job over machines."
+)
+@click.option("--node", help="I/TOTAL: this machine's first node of the job (with --span-server).")
 @seed_option
 @state_dir_option
 @json_option
@@ -87,6 +99,9 @@ def learn(
     db_url: str | None,
     exploration: str,
     test_share: float,
+    workers: int,
+    span_server: str | None,
+    node: str | None,
     seed: int | None,
     state_dir: str,
     as_json: bool,
@@ -95,8 +110,10 @@ def learn(
     save it as a new version for run and evaluate."""
     from pathlib import Path
 
+    from optimizer.allocate.vw_logged import ClusterSeat
     from optimizer.offline import learn_from_logs
 
+    seat = ClusterSeat.from_flags(span_server, node, workers)
     store = store_for(config_path, db_url)
     with progress_bars(enabled=not as_json) as bars:
         info = learn_from_logs(
@@ -107,6 +124,8 @@ def learn(
             seed=seed or 0,
             test_share=test_share,
             progress=bars,
+            workers=workers,
+            seat=seat,
         )
     info = plain(info)
     if as_json:

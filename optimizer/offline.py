@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from optimizer.config import Attribution, CampaignConfig, parse_config
 from optimizer.errors import OptimizerError
@@ -18,8 +18,10 @@ from optimizer.evaluate.results import EvaluationResult
 from optimizer.evaluate.targets import make_target
 from optimizer.observe.ingest import IngestReport, ingest_file
 from optimizer.observe.join import Joined, join_rewards, split_by_time
-from optimizer.records import Context, Creative
 from optimizer.rng import Streams
+
+if TYPE_CHECKING:
+    from optimizer.allocate.vw_logged import ClusterSeat
 
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
@@ -48,10 +50,6 @@ def closed_events(store, campaign: str, attribution: Attribution | None = None) 
     return join_rewards(store, campaign, attribution)
 
 
-def _id_creatives(ids: Sequence[str]) -> list[Creative]:
-    return [Creative(id=a, campaign="", headline=a, body="", cta="") for a in ids]
-
-
 def learn_from_logs(
     store,
     campaign: str,
@@ -61,12 +59,21 @@ def learn_from_logs(
     seed: int = 0,
     test_share: float = 0.0,
     progress: ProgressFactory | None = None,
+    workers: int = 1,
+    seat: ClusterSeat | None = None,
 ) -> dict:
     """Train a VW policy counterfactually on the logged decisions (the earlier
-    ``1 - test_share`` of them), save it and register it as a version."""
-    from optimizer.allocate.vw import VWPolicy
+    ``1 - test_share`` of them), save it and register it as a version.
+
+    VW parses the events as text in a worker process (:mod:`optimizer.allocate.vw_logged`);
+    one worker learns the same model as feeding the events one by one. ``workers > 1``
+    splits the events over that many local processes joined by AllReduce; ``seat`` makes
+    them nodes of a job over several machines (each machine runs ``learn`` with its nodes
+    on the same closed events; the machine with node 0 registers the version)."""
+    from optimizer.allocate.vw_logged import PolicySpec, learn_events, plan_nodes
     from optimizer.identity import run_key
 
+    nodes, total = plan_nodes(workers, seat)
     joined = closed_events(store, campaign)
     train, _ = split_by_time(joined.events, test_share)
     if len(train) == 0:
@@ -74,15 +81,13 @@ def learn_from_logs(
             f"no closed logged events for campaign {campaign!r}; ingest "
             "decisions (and rewards) first"
         )
-    policy = VWPolicy(
-        exploration=exploration, params=params or {}, seed=Streams(seed).int_seed("policy")
-    )
-    _replay(policy, train, progress)
     last = train["timestamp"].iloc[-1]
-    version = f"vw-logs-{run_key(campaign, len(train), str(last), exploration, params, seed)}"
+    key = run_key(campaign, len(train), str(last), exploration, params, seed)
+    version = f"vw-logs-{key if total == 1 else run_key(key, total)}"
     path = Path(state_dir) / campaign / "policies" / version / "policy.vw"
     path.parent.mkdir(parents=True, exist_ok=True)
-    policy.save(path)
+    spec = PolicySpec(exploration, dict(params or {}), Streams(seed).int_seed("policy"))
+    learn_events(spec, train, path, nodes, total, seat, int(key, 16), progress)
     metrics = {
         "train_events": len(train),
         "test_share": test_share,
@@ -90,36 +95,11 @@ def learn_from_logs(
         "mean_reward": round(float(train["reward"].mean()), 6),
         "exploration": exploration,
         "seed": seed,
+        "nodes": total,
     }
-    _register(store, version, campaign, path, len(train), metrics)
+    if nodes[0] == 0:
+        _register(store, version, campaign, path, len(train), metrics)
     return {"version": version, "path": str(path), **metrics, **joined.summary()}
-
-
-def _replay(policy, train: pd.DataFrame, progress: ProgressFactory | None) -> None:
-    """Feed every logged decision with its probability and reward to ``policy``."""
-    from optimizer.evaluate.targets import candidate_lists
-
-    cands = candidate_lists(train)
-    cache: dict[tuple[str, ...], list[Creative]] = {}
-    bar = progress("learning from logs", len(train)) if progress else None
-    rows = zip(
-        train["segment"],
-        train["context"],
-        train["chosen"],
-        train["probability"],
-        train["reward"],
-        cands,
-        strict=True,
-    )
-    for i, (segment, context, chosen, p, r, c) in enumerate(rows):
-        creatives = cache.get(c) or cache.setdefault(c, _id_creatives(c))
-        policy.learn_logged(
-            Context(segment or "", context or {}), creatives, c.index(chosen), float(p), float(r)
-        )
-        if bar is not None and (i + 1) % 10_000 == 0:
-            bar(10_000)
-    if bar is not None:
-        bar(len(train) % 10_000)
 
 
 def _register(store, version: str, campaign: str, path: Path, events: int, metrics: dict) -> None:
