@@ -60,17 +60,27 @@ def fit_conditional_logit(
     return optimize.minimize(objective, w0, jac=True, method="L-BFGS-B").x
 
 
+def conditional_loss(
+    score: np.ndarray, group: np.ndarray, clicks: np.ndarray, impressions: np.ndarray
+) -> float:
+    """Negative conditional log-likelihood per click of scores ``s`` (``(n,)`` arrays)."""
+    g = Groups(group)
+    c = np.asarray(clicks, float)[g.order]
+    offset = np.log(np.asarray(impressions, dtype=float)[g.order])
+    loss, _ = g.log_softmax_loss(np.asarray(score, float)[g.order], c, offset)
+    return loss / max(c.sum(), 1e-12)
+
+
 def temperature(
     score: np.ndarray, group: np.ndarray, clicks: np.ndarray, impressions: np.ndarray
 ) -> float:
     """The factor ``t`` in [0, 10] that makes held-out scores ``t * score`` best explain
     who got the clicks (an unpenalised one-parameter conditional logit): the penalised fit
     shrinks scores, and held-out ones may carry less signal than the fit thinks."""
-    g = Groups(group)
-    s, c = np.asarray(score, float)[g.order], np.asarray(clicks, float)[g.order]
-    offset = np.log(np.asarray(impressions, dtype=float)[g.order])
     res = optimize.minimize_scalar(
-        lambda t: g.log_softmax_loss(t * s, c, offset)[0], bounds=(0.0, 10.0), method="bounded"
+        lambda t: conditional_loss(t * score, group, clicks, impressions),
+        bounds=(0.0, 10.0),
+        method="bounded",
     )
     return float(res.x)
 
