@@ -112,7 +112,7 @@ def candidates(
 def fit_scorer(embedder, state: State):
     """The creative scorer fitted on every (segment, creative) shown so far; None before
     anything was shown."""
-    from optimizer.refresh.scorer import CreativeScorer, Outcome
+    from optimizer.scorer import CreativeScorer, Outcome
 
     outcomes = []
     for key, (_, shown, _, _, clicks) in state.stats.data.items():
@@ -125,7 +125,7 @@ def fit_scorer(embedder, state: State):
 
 def gate(scorer, segment: str, kept: Sequence[Creative], active: Sequence[Creative]) -> list[int]:
     """Indices of ``kept`` the scorer predicts to beat ``active`` on average, best first."""
-    from optimizer.refresh.scorer import admit
+    from optimizer.scorer import admit
 
     return admit(
         scorer,
