@@ -1,31 +1,35 @@
 """Generation and filter benchmarks on this machine's CPU. Prints numbers; asserts nothing.
 
 - model load time: cold (GGUF -> safetensors conversion into an empty cache) and cached
-- generation throughput: raw creatives per minute, kept after the filters
-- embedding throughput (sentences per second)
-- filter pass rates by first rejection reason
-- the policy classifier's precision and recall on held-out splits
+- generation throughput with the embedded model: raw answers per minute, parse rate, keep
+  rate (passed every filter, without the per-segment MMR selection, which caps what is kept
+  by design) and kept creatives per minute; against a baseline tree (default ``/tmp/base``,
+  the starting commit, when it exists) measured in the same run, alternating, each in its
+  own process, and the ratios new/baseline. Both trees' answers go through this tree's
+  filters. Wall time and CPU time are printed: on a machine shared with other work, CPU time
+  per answer is the steadier figure.
+- embedding throughput (sentences per second) and the policy classifier's precision and
+  recall on held-out splits
 
-Run: ``.venv/bin/python benchmarks/generation.py [--segments 2] [-n 8] [--skip-cold]``
+Run: ``.venv/bin/python benchmarks/generation.py [--segments 2] [-n 12] [--threads 2]
+[--repeats 1] [--dtypes auto bfloat16] [--baseline /tmp/base | --baseline none]
+[--skip-load] [--skip-embeddings]``
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from optimizer.config import load_config  # noqa: E402
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "configs" / "example.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_BASELINE = Path("/tmp/base")
 
 
 def load_times(skip_cold: bool) -> None:
@@ -45,55 +49,145 @@ def load_times(skip_cold: bool) -> None:
     print(f"model load, cached safetensors:               {time.perf_counter() - t0:6.1f} s")
 
 
-def generation(segments: int, n: int, batch_size: int) -> None:
-    from optimizer.config import apply_overrides
+def worker(tree: Path, args: argparse.Namespace) -> None:
+    """Generate with the code of ``tree`` (its own example config) and write the answers and
+    the time taken to ``args.out`` as JSON. Runs in its own process."""
+    sys.path.insert(0, str(tree))
+    import numpy as np
+
+    from optimizer.config import load_config, parse_config
     from optimizer.generate.pipeline import generate_candidates, make_backend
 
-    cfg = load_config(EXAMPLE)
-    data = cfg.model_dump()
-    data["generation"]["batch_size"] = batch_size
-    from optimizer.config import parse_config
-
-    cfg = apply_overrides(parse_config(data, "bench"))
+    data = load_config(tree / "configs" / "example.yaml").model_dump()
+    data["generation"]["batch_size"] = args.batch_size
+    data["generation"]["threads"] = args.threads
+    if "dtype" in data["generation"]:  # a tree before generation.dtype has float32 only
+        data["generation"]["dtype"] = args.dtype or "auto"
+    cfg = parse_config(data, "bench")
     backend = make_backend(cfg)
-    names = [s.name for s in cfg.segments][:segments]
-    t0 = time.perf_counter()
-    candidates = generate_candidates(cfg, backend, np.random.default_rng(0), names, n)
-    wall = time.perf_counter() - t0
-    print(
-        f"\ngeneration, batch {batch_size}, {len(candidates)} answers "
-        f"({segments} segments x {len(cfg.prompts)} prompts x {n}): {wall:.1f} s, "
-        f"{len(candidates) / wall * 60:.1f} raw creatives/min, "
-        f"{wall / len(candidates):.2f} s each"
-    )
+    names = [s.name for s in cfg.segments][: args.segments]
+    generate_candidates(cfg, backend, np.random.default_rng(99), names[:1], 1)  # warm up
+    wall, cpu = time.perf_counter(), time.process_time()
+    candidates = generate_candidates(cfg, backend, np.random.default_rng(args.seed), names, args.n)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    answers = [
+        {
+            "segment": c.segment,
+            "raw": c.raw,
+            "error": c.error,
+            **(
+                {"headline": c.creative.headline, "body": c.creative.body, "cta": c.creative.cta}
+                if c.creative
+                else {}
+            ),
+        }
+        for c in candidates
+    ]
+    Path(args.out).write_text(json.dumps({"wall": wall, "cpu": cpu, "answers": answers}))
 
+
+def run_worker(tree: Path, args: argparse.Namespace, seed: int, dtype: str) -> dict:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        out = f.name
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        str(tree),
+        "--out",
+        out,
+        "--seed",
+        str(seed),
+        "--segments",
+        str(args.segments),
+        "-n",
+        str(args.n),
+        "--batch-size",
+        str(args.batch_size),
+        *(["--threads", str(args.threads)] if args.threads else []),
+        *(["--dtype", dtype] if dtype else []),
+    ]
+    subprocess.run(command, check=True, cwd=tree)
+    try:
+        return json.loads(Path(out).read_text())
+    finally:
+        os.unlink(out)
+
+
+def screen(results: list[dict]) -> list[tuple[int, int, int, collections.Counter]]:
+    """Per result: answers, parsed, kept by this tree's filters, first rejection reasons."""
+    from optimizer.config import load_config
     from optimizer.filter.screen import Screener
     from optimizer.generate import seed_creatives
+    from optimizer.records import Creative
 
+    cfg = load_config(ROOT / "configs" / "example.yaml")
     screener = Screener.build(cfg)
-    creatives = [c.creative for c in candidates if c.creative is not None]
-    t0 = time.perf_counter()
-    verdicts = screener.screen(creatives, pool=seed_creatives(cfg))
-    screen_wall = time.perf_counter() - t0
-    kept = sum(v.kept for v in verdicts)
+    out = []
+    for result in results:
+        answers = result["answers"]
+        creatives = [
+            Creative.from_text(
+                cfg.name, a["headline"], a["body"], a["cta"], segment=a["segment"], source="bench"
+            )
+            for a in answers
+            if a.get("headline")
+        ]
+        verdicts = screener.screen(creatives, pool=seed_creatives(cfg), select=False)
+        first = collections.Counter(v.rejections[0].filter for v in verdicts if not v.kept)
+        first["parse"] = len(answers) - len(creatives)
+        out.append((len(answers), len(creatives), sum(v.kept for v in verdicts), first))
+    return out
+
+
+def generation(args: argparse.Namespace) -> None:
+    trees = {}
+    if args.baseline != "none" and Path(args.baseline).exists():
+        trees["baseline"] = (Path(args.baseline), "")
+    for dtype in args.dtypes:
+        trees["new" if dtype == "auto" else f"new {dtype}"] = (ROOT, dtype)
+    runs: dict[str, list[dict]] = {name: [] for name in trees}
+    for r in range(args.repeats):  # alternate, so all see the same load on a shared machine
+        for name, (tree, dtype) in trees.items():
+            runs[name].append(run_worker(tree, args, seed=r, dtype=dtype))
+    threads = args.threads or "torch default"
     print(
-        f"filters: {len(creatives)} parsed of {len(candidates)}, {kept} kept "
-        f"({kept / wall * 60:.1f} kept creatives/min of generation); screening took "
-        f"{screen_wall:.1f} s"
+        f"\ngeneration, embedded SmolLM2-135M, {args.segments} segments x 2 prompts x {args.n} "
+        f"answers, batch {args.batch_size}, threads {threads}, {args.repeats} repeat(s), "
+        f"{os.cpu_count()} cores (shared with other work: compare ratios)"
     )
-    first = collections.Counter(v.rejections[0].filter for v in verdicts if not v.kept)
-    first["parse"] = len(candidates) - len(creatives)
-    total = len(candidates)
-    print(
-        "pass rates: kept {:.0%}; first reason: {}".format(
-            kept / total, ", ".join(f"{k} {v / total:.0%}" for k, v in first.most_common())
+    rates = {}
+    for name, results in runs.items():
+        counts = screen(results)
+        answers = sum(c[0] for c in counts)
+        parsed = sum(c[1] for c in counts)
+        kept = sum(c[2] for c in counts)
+        first = sum((c[3] for c in counts), collections.Counter())
+        wall = sum(x["wall"] for x in results)
+        cpu = sum(x["cpu"] for x in results)
+        rates[name] = (answers / wall * 60, kept / wall * 60, answers / cpu * 60, kept / cpu * 60)
+        print(
+            f"  {name:8s} {answers} answers in {wall:.0f} s wall, {cpu:.0f} s CPU: "
+            f"{rates[name][0]:.1f} answers/min, {rates[name][1]:.1f} kept/min (wall); "
+            f"{rates[name][2]:.1f} answers/CPU-min, {rates[name][3]:.1f} kept/CPU-min; "
+            f"parsed {parsed / answers:.0%}, kept {kept / answers:.0%}"
         )
-    )
-    per_segment = collections.Counter(v.creative.segment for v in verdicts if v.kept)
-    print("kept per segment:", dict(per_segment))
+        print(
+            f"  {'':8s} first rejection: "
+            + ", ".join(f"{k} {v / answers:.0%}" for k, v in first.most_common())
+        )
+    for name in [n for n in rates if n != "baseline" and "baseline" in rates]:
+        pairs = zip(rates[name], rates["baseline"], strict=True)
+        ratio = [n / b if b else float("nan") for n, b in pairs]
+        print(
+            f"  ratio {name}/baseline: answers/min x{ratio[0]:.2f}, kept/min x{ratio[1]:.2f} "
+            f"(wall); answers/CPU-min x{ratio[2]:.2f}, kept/CPU-min x{ratio[3]:.2f}"
+        )
 
 
 def embeddings() -> None:
+    import numpy as np
+
     from optimizer.filter.classifier import evaluate_heldout, load_labels
     from optimizer.filter.embed import Embedder
 
@@ -121,13 +215,31 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--segments", type=int, default=2)
-    parser.add_argument("-n", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("-n", type=int, default=12, help="answers per segment and prompt")
+    parser.add_argument("--batch-size", type=int, default=24)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default all)")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument(
+        "--dtypes", nargs="+", default=["auto"], help="generation.dtype of the new tree's runs"
+    )
+    parser.add_argument("--dtype", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", default=str(DEFAULT_BASELINE), help="a tree, or 'none'")
     parser.add_argument("--skip-cold", action="store_true")
+    parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument("--skip-embeddings", action="store_true")
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    load_times(args.skip_cold)
-    generation(args.segments, args.n, args.batch_size)
-    embeddings()
+    if args.worker:
+        worker(args.worker, args)
+        return
+    sys.path.insert(0, str(ROOT))
+    if not args.skip_load:
+        load_times(args.skip_cold)
+    generation(args)
+    if not args.skip_embeddings:
+        embeddings()
 
 
 if __name__ == "__main__":

@@ -96,6 +96,9 @@ class Generation(_Model):
     base_url: str | None = None  # for backend: openai
     api_key_env: str = "OPENAI_API_KEY"
     device: str = "auto"
+    # auto: bfloat16 on CUDA, float32 on the CPU; bfloat16 on a CPU with native bf16 (AVX512-BF16,
+    # AMX) generates ~1.5x faster from a bfloat16 copy (training stays float32)
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     threads: int | None = Field(default=None, ge=1)
     batch_size: int = Field(default=16, ge=1)
     n_per_prompt: int = Field(default=8, ge=1)

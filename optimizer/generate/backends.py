@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from optimizer.errors import OptimizerError
 from optimizer.generate.model import ModelInfo, load_causal_lm
@@ -33,6 +33,13 @@ class Sampling:
     top_p: float = 0.95
     max_new_tokens: int = 40
     stop: tuple[str, ...] = ("\n\n", "\nHeadline", "\nFormat", "\nExample", "<|im_end|>")
+    # Two-line answers: when the first line ends, continue with this text (e.g. "Body:") and
+    # stop at the end of that line. A backend that cannot force text ignores it (the
+    # pipeline then asks for a missing body in a second call).
+    follow: str = ""
+    # Two-line answers: the most characters of each line. A first line past its limit is
+    # sampled again (see generate/forms.py); the second line ends once past its limit.
+    line_chars: tuple[int, ...] = ()
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -63,18 +70,27 @@ class TransformersBackend:
     """Batched sampling with transformers; CUDA with bf16 when available, else the CPU."""
 
     def __init__(
-        self, model: str, device: str = "auto", threads: int | None = None, batch_size: int = 16
+        self,
+        model: str,
+        device: str = "auto",
+        threads: int | None = None,
+        batch_size: int = 16,
+        dtype: str = "auto",
     ) -> None:
         import torch
 
         if threads:
             torch.set_num_threads(threads)
-        self.model, self.tokenizer, self.info, self.device = load_causal_lm(model, device)
+        self.model, self.tokenizer, self.info, self.device = load_causal_lm(model, device, dtype)
+        # bfloat16 on the CPU: generate from a bfloat16 copy, train the float32 model
+        self.bf16_copy = dtype == "bfloat16" and not self.device.startswith("cuda")
+        self._copy: tuple[str, Any] | None = None  # (version, the copy)
         self.base_info = self.info
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.batch_size = batch_size
+        self._sampler = None  # built on first use, again when the served model changes
 
     # -- LoRA versions (the refresh stage) ------------------------------------------------------
     def trainable(self, rank: int = 8):
@@ -114,6 +130,22 @@ class TransformersBackend:
         self.info = ModelInfo(b.id, b.revision, b.path, adapter=f"lora-{digest[:10]}")
         return self.info.version
 
+    def served(self):
+        """The model that generates: ``self.model``, or with ``dtype: bfloat16`` on the CPU a
+        bfloat16 copy of it with any LoRA adapter merged in, made again for a new version."""
+        if not self.bf16_copy:
+            return self.model
+        if self._copy is None or self._copy[0] != self.info.version:
+            import copy
+
+            import torch
+
+            model = copy.deepcopy(self.model)
+            if hasattr(model, "merge_and_unload"):
+                model = model.merge_and_unload()
+            self._copy = (self.info.version, model.to(torch.bfloat16).eval())
+        return self._copy[1]
+
     def _prompt(self, r: ChatRequest) -> str:
         messages = [{"role": "system", "content": r.system}, {"role": "user", "content": r.user}]
         if getattr(self.tokenizer, "chat_template", None):
@@ -125,29 +157,24 @@ class TransformersBackend:
         return text + r.prefill
 
     def complete(self, requests, sampling, seed, progress=None) -> list[str]:
+        """Continuations of ``requests``; row ``i`` samples with seed ``seed + i`` (see
+        ``sampler.py``)."""
         import torch
 
+        from optimizer.generate.sampler import Sampler
+
+        model = self.served()
+        if self._sampler is None or self._sampler.model is not model:
+            vocab = self._sampler.vocab if self._sampler is not None else None
+            self._sampler = Sampler(model, self.tokenizer, self.device, vocab)
         out: list[str] = []
         for start in range(0, len(requests), self.batch_size):
             chunk = requests[start : start + self.batch_size]
-            enc = self.tokenizer(
-                [self._prompt(r) for r in chunk], return_tensors="pt", padding=True
-            ).to(self.device)
-            torch.manual_seed(seed + start)  # reproducible per batch, whatever came before
+            prompts = [self.tokenizer(self._prompt(r))["input_ids"] for r in chunk]
             with torch.inference_mode():
-                ids = self.model.generate(
-                    **enc,
-                    do_sample=sampling.temperature > 0,
-                    temperature=sampling.temperature if sampling.temperature > 0 else None,
-                    top_p=sampling.top_p if sampling.temperature > 0 else None,
-                    max_new_tokens=sampling.max_new_tokens,
-                    stop_strings=list(sampling.stop),
-                    tokenizer=self.tokenizer,
-                    pad_token_id=self.tokenizer.pad_token_id,
-                )
-            new = ids[:, enc["input_ids"].shape[1] :]
-            for row in self.tokenizer.batch_decode(new, skip_special_tokens=True):
-                out.append(cut_at_stop(row, sampling.stop))
+                rows = self._sampler.sample(prompts, sampling, seed, start)
+            for text in self.tokenizer.batch_decode(rows, skip_special_tokens=True):
+                out.append(text if sampling.follow else cut_at_stop(text, sampling.stop))
             if progress is not None:
                 progress(len(chunk))
         return out

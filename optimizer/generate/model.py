@@ -119,25 +119,29 @@ def resolve(spec: str) -> tuple[str, ModelInfo]:
     return spec, ModelInfo(id=spec, revision="hub", path=spec)
 
 
-def pick_device(device: str = "auto") -> tuple[str, Any]:
+def pick_device(device: str = "auto", dtype: str = "auto") -> tuple[str, Any]:
+    """The device and the dtype to load in: bfloat16 on CUDA unless ``dtype`` is float32;
+    float32 on the CPU (a CPU's bfloat16 is a served copy, see ``TransformersBackend``)."""
     import torch
 
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    return device, dtype
+    cuda_bf16 = device.startswith("cuda") and dtype != "float32"
+    return device, torch.bfloat16 if cuda_bf16 else torch.float32
 
 
-def load_causal_lm(spec: str, device: str = "auto") -> tuple[Any, Any, ModelInfo, str]:
+def load_causal_lm(
+    spec: str, device: str = "auto", dtype: str = "auto"
+) -> tuple[Any, Any, ModelInfo, str]:
     """(model, tokenizer, info, device) for ``spec``; a clear error when it cannot load."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     quiet_transformers()
     path, info = resolve(spec)
-    device, dtype = pick_device(device)
+    device, torch_dtype = pick_device(device, dtype)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
     except OSError as exc:
         raise OptimizerError(
             f"generation.model: cannot load {spec!r} ({str(exc).splitlines()[0]}); give a local "

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.config import CampaignConfig
+from optimizer.config import CampaignConfig, PromptVariant
 from optimizer.generate.backends import Backend, ChatRequest, Sampling
 from optimizer.generate.prompts import (
+    BODY,
     ParseError,
     body_request,
     parse_answer,
@@ -43,7 +44,7 @@ def make_backend(cfg: CampaignConfig) -> Backend:
     from optimizer.generate.backends import TransformersBackend
 
     threads = gen.threads or _env_int("CREATIVE_OPTIMIZER_THREADS")
-    return TransformersBackend(gen.model, gen.device, threads, gen.batch_size)
+    return TransformersBackend(gen.model, gen.device, threads, gen.batch_size, gen.dtype)
 
 
 def _env_int(name: str) -> int | None:
@@ -53,7 +54,22 @@ def _env_int(name: str) -> int | None:
 
 def sampling_of(cfg: CampaignConfig) -> Sampling:
     g = cfg.generation
-    return Sampling(temperature=g.temperature, top_p=g.top_p, max_new_tokens=g.max_new_tokens)
+    return Sampling(
+        temperature=g.temperature,
+        top_p=g.top_p,
+        max_new_tokens=g.max_new_tokens,
+        follow=BODY,  # the answer is two lines: the prefilled "Headline:", then "Body:"
+        line_chars=(cfg.headline_limit, cfg.body_limit),
+    )
+
+
+@dataclass(frozen=True)
+class Job:
+    """``n`` answers for ``segment`` from prompt variant ``prompt``."""
+
+    segment: str
+    prompt: PromptVariant
+    n: int
 
 
 def generate_candidates(
@@ -64,40 +80,45 @@ def generate_candidates(
     n: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[Candidate]:
-    """``n`` answers per segment and prompt variant (default ``generation.n_per_prompt``).
+    """``n`` answers per segment and prompt variant (default ``generation.n_per_prompt``),
+    in one batched call (see ``generate_jobs``)."""
+    n = n or cfg.generation.n_per_prompt
+    segments = list(segments) if segments else [s.name for s in cfg.segments]
+    jobs = [Job(segment, prompt, n) for segment in segments for prompt in cfg.prompts]
+    return generate_jobs(cfg, backend, rng, jobs, progress)
+
+
+def generate_jobs(
+    cfg: CampaignConfig,
+    backend: Backend,
+    rng: np.random.Generator,
+    jobs: Sequence[Job],
+    progress: Callable[[int], None] | None = None,
+) -> list[Candidate]:
+    """The answers of every job, in job order, from one call to the backend (one call for
+    all segments and prompts is faster than one call each: the backend batches them and
+    shares each prompt's prefix).
 
     The call to action is drawn from the campaign's allowed list with ``rng``, never free
     text. Few-shot examples are drawn per answer, so a batch does not copy one example.
     """
-    n = n or cfg.generation.n_per_prompt
-    segments = list(segments) if segments else [s.name for s in cfg.segments]
     sampling = sampling_of(cfg)
-    jobs: list[tuple[str, str, ChatRequest]] = []
-    for segment in segments:
-        for prompt in cfg.prompts:
-            for _ in range(n):
-                examples = pick_examples(cfg, segment, cfg.generation.examples, rng)
-                jobs.append((segment, prompt.id, render(cfg, prompt, segment, examples)))
+    rows: list[tuple[str, str]] = []
+    requests: list[ChatRequest] = []
+    for job in jobs:
+        for _ in range(job.n):
+            examples = pick_examples(cfg, job.segment, cfg.generation.examples, rng)
+            rows.append((job.segment, job.prompt.id))
+            requests.append(render(cfg, job.prompt, job.segment, examples))
+    if not requests:
+        return []
     seed = int(rng.integers(0, 2**31 - 1))
-    requests = [r for _, _, r in jobs]
     answers = backend.complete(requests, sampling, seed, progress)
-    # A small model often stops after the headline: ask for the body alone, one line.
-    followups = [
-        (i, body_request(requests[i], h))
-        for i, a in enumerate(answers)
-        for h, b in [split_answer(a, requests[i].prefill)]
-        if h and not b
-    ]
-    if followups:
-        one_line = dataclasses.replace(sampling, stop=("\n", *sampling.stop))
-        bodies = backend.complete([r for _, r in followups], one_line, seed + len(requests))
-        for (i, r), body in zip(followups, bodies, strict=True):
-            requests[i] = r
-            answers[i] = body
+    _ask_missing_bodies(backend, sampling, seed, requests, answers)
     ctas = list(cfg.calls_to_action)
     now = time.time()
     out = []
-    for i, ((segment, prompt_id, _), raw) in enumerate(zip(jobs, answers, strict=True)):
+    for i, ((segment, prompt_id), raw) in enumerate(zip(rows, answers, strict=True)):
         cta = ctas[int(rng.integers(len(ctas)))]
         request = requests[i]
         try:
@@ -130,3 +151,27 @@ def generate_candidates(
         )
         out.append(Candidate(segment, prompt_id, raw, creative))
     return out
+
+
+def _ask_missing_bodies(
+    backend: Backend,
+    sampling: Sampling,
+    seed: int,
+    requests: list[ChatRequest],
+    answers: list[str],
+) -> None:
+    """A model may stop after the headline (a backend that cannot force the ``Body:`` line):
+    ask for the body alone, one line, and put the follow-up in place of the answer."""
+    followups = [
+        (i, body_request(requests[i], h))
+        for i, a in enumerate(answers)
+        for h, b in [split_answer(a, requests[i].prefill)]
+        if h and not b
+    ]
+    if not followups:
+        return
+    one_line = dataclasses.replace(sampling, stop=("\n", *sampling.stop), follow="")
+    bodies = backend.complete([r for _, r in followups], one_line, seed + len(requests))
+    for (i, r), body in zip(followups, bodies, strict=True):
+        requests[i] = r
+        answers[i] = body

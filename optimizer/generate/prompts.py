@@ -12,6 +12,7 @@ from optimizer.config import CampaignConfig, PromptVariant, SeedCreative
 from optimizer.generate.backends import ChatRequest
 
 PREFILL = "Headline:"
+BODY = "Body:"
 
 
 def format_example(headline: str, body: str) -> str:
@@ -118,4 +119,4 @@ def parse_answer(
 
 def body_request(request: ChatRequest, headline: str) -> ChatRequest:
     """A follow-up that asks only for the body of an answer that stopped after its headline."""
-    return dataclasses.replace(request, prefill=f"{PREFILL} {headline}\nBody:")
+    return dataclasses.replace(request, prefill=f"{PREFILL} {headline}\n{BODY}")
