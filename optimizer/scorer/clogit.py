@@ -43,9 +43,11 @@ def fit_conditional_logit(
     clicks: np.ndarray,
     impressions: np.ndarray,
     l2: float = 1e-2,
+    start: np.ndarray | None = None,
 ) -> np.ndarray:
     """Weights ``w``, shape ``(d,)``, maximising the conditional log-likelihood per click
-    minus ``l2 * |w|^2`` (L-BFGS). ``x`` is ``(n, d)``; the other arrays ``(n,)``."""
+    minus ``l2 * |w|^2`` (L-BFGS from ``start``, zeros by default). ``x`` is ``(n, d)``; the
+    other arrays ``(n,)``."""
     g = Groups(group)
     xs = np.asarray(x, dtype=float)[g.order]
     c = np.asarray(clicks, dtype=float)[g.order]
@@ -56,7 +58,7 @@ def fit_conditional_logit(
         loss, grad_s = g.log_softmax_loss(xs @ w, c, offset)
         return loss * per_click + l2 * w @ w, xs.T @ grad_s * per_click + 2 * l2 * w
 
-    w0 = np.zeros(xs.shape[1])
+    w0 = np.zeros(xs.shape[1]) if start is None else np.asarray(start, dtype=float)
     return optimize.minimize(objective, w0, jac=True, method="L-BFGS-B").x
 
 

@@ -19,11 +19,12 @@ from optimizer.errors import OptimizerError
 from optimizer.filter.embed import Embedder
 from optimizer.identity import file_digest
 from optimizer.scorer.features import TextFeatures
+from optimizer.scorer.level import LevelModel
 from optimizer.scorer.model import CreativeScorer
 
 FORMAT = "creative-optimizer scorer"
 FORMAT_VERSION = 1
-ARRAYS = ("w", "v", "mean", "scale", "level", "ref", "clicks", "impressions")
+ARRAYS = ("w", "v", "mean", "scale", "level", "ref", "clicks", "impressions", "level_w")
 
 
 class ScorerFileError(OptimizerError):
@@ -48,6 +49,7 @@ def save_scorer(scorer: CreativeScorer, path: Path) -> Path:
         "ref": stats[:, 1],
         "clicks": stats[:, 2],
         "impressions": stats[:, 3],
+        "level_w": scorer.level_model.w if scorer.level_model else np.zeros(0),
     }
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as f:
@@ -67,6 +69,7 @@ def save_scorer(scorer: CreativeScorer, path: Path) -> Path:
         "copy_var": scorer.copy_var,
         "residual_var": scorer.residual_var,
         "level_var": scorer.level_var,
+        "level_b": scorer.level_model.b if scorer.level_model else None,
         "sha256": file_digest(path),
     }
     json_path = path.with_suffix(".json")
@@ -146,6 +149,10 @@ def _build(meta: dict, a: dict[str, np.ndarray], embedder: Embedder | None) -> C
     scorer.copy_var = float(meta["copy_var"])
     scorer.residual_var = float(meta["residual_var"])
     scorer.level_var = float(meta["level_var"])
+    if meta["level_b"] is not None:
+        if a["level_w"].shape != (width,):
+            raise ValueError(f"level weights of shape {a['level_w'].shape} for {width} features")
+        scorer.level_model = LevelModel(a["level_w"], float(meta["level_b"]), scorer.level_var)
     scorer.groups = {
         g: (float(lv), float(r), float(k), float(m))
         for g, lv, r, k, m in zip(

@@ -26,6 +26,7 @@ from optimizer.scorer.clogit import (
     temperature,
 )
 from optimizer.scorer.features import Text, TextFeatures, as_texts
+from optimizer.scorer.level import LevelModel
 
 # A group's clicks weigh c / (1 + C_g / GROUP_CLICKS) in the fit: a large A/B test tells
 # about as much about copy in general as a small one (its story matters more than its size);
@@ -33,7 +34,7 @@ from optimizer.scorer.features import Text, TextFeatures, as_texts
 GROUP_CLICKS = 10.0
 # L2 penalties (per click) tried by out-of-fold likelihood: on Upworthy any of them ranks as
 # well; on a campaign's segments (strong, simulated tastes) 1e-2 shrank too much.
-L2_GRID = (1e-4, 1e-3, 1e-2)
+L2_GRID = (1e-2, 1e-3, 1e-4)  # tried in this order, each fit starting from the last
 MIN_LOG_VARIANCE = 0.04  # a prior never pins a CTR down to better than about +-20%
 
 
@@ -123,6 +124,7 @@ class CreativeScorer:
         # per (segment, ad group): level, reference score, clicks, impressions
         self.groups: dict[tuple[str, str], tuple[float, float, float, float]] = {}
         self.copy_var = self.residual_var = self.level_var = 0.0
+        self.level_model: LevelModel | None = None  # a new group's level from its text
 
     @property
     def ctas(self) -> list[str]:
@@ -159,20 +161,39 @@ class CreativeScorer:
         self.copy_var = copy_variance(group, c, n, np.zeros(len(rows)))
         oof = self.temperature * held_out if held_out is not None else np.zeros(len(rows))
         self.residual_var = min(copy_variance(group, c, n, oof), self.copy_var)
-        stats = np.array([v[2:] for v in self.groups.values()])
-        self.level_var = level_variance(stats[:, 0], stats[:, 1])
+        self._fit_level_model(x, group)
         return self
 
-    def _fit_weights(self, x, segs, group, c, n) -> None:
-        self.w, self.v = _solve(x, segs, self.interacting, group, c, n, self.l2)
+    def _fit_level_model(self, x: np.ndarray, group: np.ndarray) -> None:
+        """The level of a new group from the mean features of its creatives, when there are
+        enough groups to check it on held-out ones; else the pooled level (and the spread of
+        the groups' levels as its uncertainty)."""
+        keys = sorted(set(group))
+        stats = np.array([self.groups[tuple(k.split("\x1f", 1))][2:] for k in keys])
+        if len(keys) < 2 * self.folds:
+            self.level_model = None
+            self.level_var = level_variance(stats[:, 0], stats[:, 1])
+            return
+        index = {k: i for i, k in enumerate(keys)}
+        rows = np.array([index[g] for g in group])
+        means = np.zeros((len(keys), x.shape[1]))
+        np.add.at(means, rows, x)
+        means /= np.bincount(rows)[:, None]
+        fold = np.array([fold_of(k, 0, self.folds) for k in keys])
+        self.level_model = LevelModel.fit(means, stats[:, 0], stats[:, 1], fold)
+        self.level_var = self.level_model.variance
+
+    def _fit_weights(self, x, segs, group, c, n, start: np.ndarray | None = None) -> None:
+        coef = _solve(x, segs, self.interacting, group, c, n, self.l2, start)
+        self.w, self.v = _split(coef, x.shape[1], len(self.interacting))
 
     def _choose_l2(self, rows, x, segs, group, c, n) -> np.ndarray | None:
         """Set ``l2`` to the penalty whose out-of-fold scores, at their best temperature,
         best explain who got the (weighted) clicks ``c``; returns those scores (None when
         there is too little data to hold any out: ``l2`` stays the largest)."""
-        best = (np.inf, None)
+        best, starts = (np.inf, None), {}
         for l2 in self.l2_grid:
-            held_out = self._out_of_fold(rows, x, segs, group, c, n, l2)
+            held_out = self._out_of_fold(rows, x, segs, group, c, n, l2, starts)
             if held_out is None or c.sum() == 0:
                 return None
             t = temperature(held_out, group, c, n)
@@ -181,9 +202,12 @@ class CreativeScorer:
                 best, self.l2 = (loss, held_out), l2
         return best[1]
 
-    def _out_of_fold(self, rows, x, segs, group, c, n, l2: float) -> np.ndarray | None:
+    def _out_of_fold(
+        self, rows, x, segs, group, c, n, l2: float, starts: dict[int, np.ndarray]
+    ) -> np.ndarray | None:
         """Scores of each row from a model fitted without its fold: folds by group when
-        there are enough groups (as for a new A/B test), else by creative (a new creative)."""
+        there are enough groups (as for a new A/B test), else by creative (a new creative).
+        ``starts`` holds each fold's last solution, the next fit's starting point."""
         by_group = len(set(group)) >= 2 * self.folds
         keys = list(group) if by_group else [f"{o.headline}\x1f{o.body}\x1f{o.cta}" for o in rows]
         fold = np.array([fold_of(k, 0, self.folds) for k in keys])
@@ -193,9 +217,18 @@ class CreativeScorer:
         out = np.zeros(len(rows))
         for f in sorted(set(fold)):
             train, test = fold != f, fold == f
-            w, v = _solve(
-                x[train], segs[train], self.interacting, group[train], c[train], n[train], l2
+            coef = _solve(
+                x[train],
+                segs[train],
+                self.interacting,
+                group[train],
+                c[train],
+                n[train],
+                l2,
+                starts.get(f),
             )
+            starts[f] = coef
+            w, v = _split(coef, x.shape[1], len(self.interacting))
             out[test] = _apply(x[test], segs[test], self.interacting, w, v)
         return out
 
@@ -222,11 +255,14 @@ class CreativeScorer:
     def scores(self, segment: str, texts: Sequence[str | Text]) -> np.ndarray:
         """Log relative effects ``s`` of creatives in ``segment``, shape ``(n,)``: only
         differences mean something (comparable across calls for the same segment)."""
+        return self._scored(segment, texts)[1]
+
+    def _scored(self, segment: str, texts: Sequence[str | Text]) -> tuple[np.ndarray, np.ndarray]:
         texts = as_texts(texts)
         if not texts:
-            return np.zeros(0)
+            return np.zeros((0, 0)), np.zeros(0)
         x = self.features.transform(texts)
-        return self.temperature * self._raw(x, [segment] * len(texts))
+        return x, self.temperature * self._raw(x, [segment] * len(texts))
 
     def pooled_level(self, segment: str | None = None) -> float:
         """Mean observed CTR of the segment's groups (of all groups for an unknown one)."""
@@ -234,7 +270,7 @@ class CreativeScorer:
         return float(np.mean(levels or [v[0] for v in self.groups.values()]))
 
     def _anchor(
-        self, segment: str, ad_group: str, s: np.ndarray, level: float | None
+        self, segment: str, ad_group: str, x: np.ndarray, s: np.ndarray, level: float | None
     ) -> tuple[float, float, float]:
         """(level, reference score, log-variance of the level) for creatives of a group."""
         known = self.groups.get((segment, ad_group))
@@ -243,6 +279,8 @@ class CreativeScorer:
         ref = float(np.log(np.mean(np.exp(s - s.max()))) + s.max()) if len(s) else 0.0
         if level is not None:
             return float(level), ref, 0.0
+        if self.level_model is not None and len(s):
+            return self.level_model.predict(x.mean(0)), ref, self.level_var
         return self.pooled_level(segment), ref, self.level_var
 
     def predict(
@@ -258,11 +296,13 @@ class CreativeScorer:
         For a group seen in fitting (``level`` not given): its observed CTR and the
         impression-weighted mean of ``exp(s)`` of its fitted creatives. Otherwise the texts
         are the group's creatives: ``level`` when given (the group's observed CTR), else the
-        mean CTR of the segment's groups (of all groups for a new segment), and ``ref`` is the
-        log of the mean ``exp(s)`` of these texts, so that their mean is the level.
+        level predicted from their text (:mod:`optimizer.scorer.level`; with too few fitted
+        groups, the mean CTR of the segment's groups, or of all groups for a new segment), and
+        ``ref`` is the log of the mean ``exp(s)`` of these texts, so that their mean is the
+        level.
         """
-        s = self.scores(segment, texts)
-        lv, ref, _ = self._anchor(segment, ad_group, s, level)
+        x, s = self._scored(segment, texts)
+        lv, ref, _ = self._anchor(segment, ad_group, x, s, level)
         return np.clip(lv * np.exp(s - ref), 1e-9, 1.0 - 1e-9) if len(s) else s
 
     def prior(
@@ -278,20 +318,19 @@ class CreativeScorer:
         Mean ``mu_i`` = :meth:`predict`. Spread: the log CTR of a creative is taken as normal
         around ``log mu_i`` with variance ``v = r + l``: ``r`` the variance of copy effects
         that the text leaves unexplained, estimated on out-of-fold scores net of sampling
-        noise (:func:`~optimizer.scorer.clogit.copy_variance`), and ``l`` the
-        uncertainty of the level (the between-group variance for a new group without
-        ``level``; ``1 / clicks`` for a fitted group; 0 when ``level`` is given), with
-        ``v >= 0.04`` (a prior weighs at most ``1 / (0.04 mu)`` impressions). Matching the
-        Beta's mean and variance to that log-normal's (variance ``mu^2 (e^v - 1)``) gives
+        noise (:func:`~optimizer.scorer.clogit.copy_variance`); ``l`` the uncertainty of the
+        level: for a new group without ``level``, the held-out variance of log levels that
+        the level model leaves (or the between-group variance), ``1 / clicks`` for a fitted
+        group, 0 when ``level`` is given; and ``v >= 0.04`` (a prior weighs at most
+        ``1 / (0.04 mu)`` impressions). Matching the Beta's mean and variance to that
+        log-normal's (variance ``mu^2 (e^v - 1)``) gives
         ``alpha + beta = (1 - mu) / (mu (e^v - 1)) - 1`` pseudo-impressions (at least 1),
         ``alpha = mu (alpha + beta)``. On the Upworthy tests ``r`` is about 0.07: a
-        headline's prior at a known level of 1% weighs about 1,300 impressions, and about
-        150 when the level is unknown; its own impressions soon outweigh it.
+        headline's prior at a known level near 1% weighs about 1,200 impressions, a few
+        hundred when the level is unknown; its own impressions soon outweigh it.
         """
-        texts = as_texts(texts)
-        seg, grp = segment, ad_group or ""
-        s = self.scores(seg, texts)
-        lv, ref, level_var = self._anchor(seg, grp, s, level)
+        x, s = self._scored(segment, texts)
+        lv, ref, level_var = self._anchor(segment, ad_group or "", x, s, level)
         mu = np.clip(lv * np.exp(s - ref), 1e-6, 0.5)
         v = max(self.residual_var + level_var, MIN_LOG_VARIANCE)
         strength = np.maximum((1 - mu) / (mu * np.expm1(v)) - 1, 1.0)
@@ -303,12 +342,16 @@ class CreativeScorer:
         return 1 - self.residual_var / self.copy_var if self.copy_var > 0 else 0.0
 
 
-def _solve(x, segs, interacting, group, c, n, l2) -> tuple[np.ndarray, np.ndarray]:
-    """Pooled weights ``w`` (d,) and per-segment corrections ``v`` (len(interacting), d)."""
+def _solve(x, segs, interacting, group, c, n, l2, start=None) -> np.ndarray:
+    """Pooled weights ``w`` (d,) then per-segment corrections ``v`` (len(interacting), d),
+    as one vector, from ``start`` (zeros by default)."""
     blocks = [x] + [x * np.array([s == t for s in segs], float)[:, None] for t in interacting]
-    coef = fit_conditional_logit(np.hstack(blocks), group, c, n, l2)
-    d = x.shape[1]
-    return coef[:d], coef[d:].reshape(len(interacting), d)
+    return fit_conditional_logit(np.hstack(blocks), group, c, n, l2, start)
+
+
+def _split(coef: np.ndarray, d: int, segments: int) -> tuple[np.ndarray, np.ndarray]:
+    """``w`` (d,) and ``v`` (segments, d) from the solution vector."""
+    return coef[:d], coef[d:].reshape(segments, d)
 
 
 def _apply(x, segs, interacting, w, v) -> np.ndarray:

@@ -64,7 +64,7 @@ def test_a_pickle_named_npz_with_a_matching_json_is_refused_and_runs_nothing(tmp
 def test_an_npz_holding_objects_is_refused_and_runs_nothing(tmp_path):
     marker = tmp_path / "pwned"
     evil = tmp_path / "scorer-evil.npz"
-    arrays = {k: np.zeros(2) for k in ("v", "mean", "scale", "level", "ref", "clicks")}
+    arrays = {k: np.zeros(2) for k in ("v", "mean", "scale", "level", "ref", "clicks", "level_w")}
     np.savez(evil, w=np.array([Payload(str(marker))], dtype=object), impressions=[1.0], **arrays)
     meta = {"format": "creative-optimizer scorer", "format_version": 1}
     evil.with_suffix(".json").write_text(json.dumps({**meta, "sha256": digest(evil)}))
