@@ -20,6 +20,7 @@ from cli.options import (
     progress_bars,
     seed_option,
     state_dir_option,
+    stored_scorer,
 )
 
 
@@ -197,12 +198,20 @@ def screen(config_path: str, input_path: str, as_json: bool) -> None:
     "--arms-csv",
     type=click.Path(dir_okay=False),
     required=True,
-    help="CSV with segment,creative_id,headline,ctr[,segment_share].",
+    help="CSV of arms: segment,creative_id,headline,ctr[,segment_share], or a report of past "
+    "tests: ad_group (or test_id),headline,impressions,clicks.",
 )
 @impressions_option
-@policy_option(default="vw")
+@policy_option(default="auto")
 @batch_option
 @seed_option
+@click.option(
+    "--scorer",
+    "scorer_version",
+    help="A stored scorer version (scorer fit): every arm starts from a text prior read "
+    "from its headline. Needs --db.",
+)
+@db_option
 @json_option
 def simulate(
     arms_csv: str,
@@ -210,6 +219,8 @@ def simulate(
     policy: str,
     batch_size: int | None,
     seed: int | None,
+    scorer_version: str | None,
+    db_url: str | None,
     as_json: bool,
 ) -> None:
     """Replay past A/B tests from a table of arms and their click-through rates."""
@@ -217,9 +228,17 @@ def simulate(
     from simulators.table import load_arms_csv
 
     table = load_arms_csv(arms_csv)
+    scorer = stored_scorer(db_url, scorer_version) if scorer_version else None
     with progress_bars(enabled=not as_json) as bars:
         summary = replay_table(
-            table, policy, impressions, batch_size or 1, seed or 0, progress=bars
+            table,
+            policy,
+            impressions,
+            batch_size or 1,
+            seed or 0,
+            progress=bars,
+            scorer=scorer,
+            scorer_version=scorer_version,
         )
     summary = plain(summary)
     if as_json:

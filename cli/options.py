@@ -37,9 +37,9 @@ class RegistryChoice(click.Choice):
 
 
 def policy_names() -> list[str]:
-    from optimizer.allocate.registry import POLICIES
+    from optimizer.allocate.registry import AUTO, POLICIES
 
-    return sorted(POLICIES)
+    return sorted([AUTO, *POLICIES])
 
 
 def exploration_names() -> list[str]:
@@ -230,6 +230,13 @@ def store_for(config_path: str | None, db_url: str | None):
     if db_url is None and config_path is not None:
         db_url = load_campaign(config_path).database_url
     return Store(db_url or DEFAULT_DB)
+
+
+def stored_scorer(db_url: str | None, version: str):
+    """The scorer ``version`` registered in the store named by ``--db`` (or the default)."""
+    from optimizer.scorer import scorer_version
+
+    return scorer_version(store_for(None, db_url), version)
 
 
 def campaign_name(name: str | None, config_path: str | None) -> str:

@@ -225,11 +225,12 @@ def run_campaign(
     pool = build_pool(creatives, [s.name for s in cfg.segments])
     if store is not None:
         store_pool(store, cfg, initial_batch(cfg, generate), creatives, verdicts)
-        store.start_run(run_row(cfg, run_id, "simulation", impressions))
 
     # 3-4. Allocate and observe: the bandit serves simulated users and learns from clicks;
     #      uniform and the oracle serve the same users for comparison.
     policy = config_policy(cfg, streams)
+    if store is not None:
+        store.start_run(run_row(cfg, run_id, "simulation", impressions, policy.name))
     serving = Serving(impressions, alloc.batch_size, streams, cfg.name, run_id, campaign_clock(cfg))
     sink = (lambda batch: store.log(batch, run_id=run_id)) if store is not None else None
     comparison = compare(
@@ -259,25 +260,27 @@ def run_campaign(
 
 
 def config_policy(cfg: CampaignConfig, streams: Streams) -> Policy:
-    """The config's allocation policy, seeded from the ``policy`` stream."""
+    """The config's allocation policy, seeded from the ``policy`` stream; ``auto`` becomes
+    VW when the campaign's users carry features, Thompson sampling otherwise."""
     alloc = cfg.allocation
     return make_policy(
         alloc.policy,
         seed=streams.int_seed("policy"),
         exploration=alloc.exploration,
         params=dict(alloc.params),
+        has_context_features=cfg.has_user_features,
     )
 
 
-def run_row(cfg: CampaignConfig, run_id: str, kind: str, impressions: int):
-    """The store's row for a run serving the config's policy (``optimizer.store.RunRow``)."""
+def run_row(cfg: CampaignConfig, run_id: str, kind: str, impressions: int, policy: str):
+    """The store's row for a run serving ``policy`` (``optimizer.store.RunRow``)."""
     from optimizer.store.models import RunRow
 
     return RunRow(
         id=run_id,
         campaign=cfg.name,
         kind=kind,
-        policy=cfg.allocation.policy,
+        policy=policy,
         seed=cfg.seed,
         config_hash=cfg.config_hash(),
         impressions=impressions,
@@ -327,12 +330,23 @@ def replay_table(
     batch_size: int,
     seed: int,
     progress: ProgressFactory | None = None,
+    scorer=None,  # optimizer.scorer.CreativeScorer | None: text priors for the arms
+    scorer_version: str | None = None,
 ) -> Comparison:
-    """The table-driven A/B replay (``simulate --arms-csv``): the same comparison as a run."""
+    """The table-driven A/B replay (``simulate --arms-csv``): the same comparison as a run.
+
+    Tests carry no user features, so ``auto`` is Thompson sampling; with a ``scorer`` every
+    arm enters with a text prior read from its headline."""
+    from optimizer.allocate.priors import table_priors
     from simulators.table import TableSimulator
 
     streams = Streams(seed)
-    policy = make_policy(policy_name, seed=streams.int_seed("policy"))
+    policy = make_policy(
+        policy_name,
+        seed=streams.int_seed("policy"),
+        has_context_features=False,
+        creative_priors=table_priors(table, scorer) if scorer is not None else None,
+    )
     pool = {s: list(cs) for s, cs in table.creatives.items()}
     run_id = run_key(
         "table",
@@ -342,6 +356,7 @@ def replay_table(
         policy_name,
         impressions,
         batch_size,
+        *([scorer_version] if scorer is not None else []),
     )
     serving = Serving(impressions, batch_size, streams, table.campaign, run_id, Clock(0.0, 1.0))
     return compare(lambda: TableSimulator(table), pool, policy, serving, None, progress)

@@ -127,7 +127,7 @@ class Campaign:
         value = self.pool_value(self.simulator({}, 0), pool)
         state = State(
             round=0,
-            policy=cfg.allocation.policy,
+            policy=policy.name,
             creatives={c.id: c for c in creatives},
             pool={s: [c.id for c in cs] for s, cs in pool.items()},
             stats=CreativeStats(),
@@ -372,7 +372,7 @@ def run_rounds(
     campaign = Campaign(cfg, impressions, refresh, store, state_dir, generate, progress, models)
     state, policy = campaign.start(resume)
     if store is not None and state.round == 0:
-        store.start_run(run_row(cfg, campaign.run_id, "rounds", impressions * rounds))
+        store.start_run(run_row(cfg, campaign.run_id, "rounds", impressions * rounds, state.policy))
     while state.round < rounds:
         state = campaign.play(state, policy)
     summary = summarise(campaign, state)

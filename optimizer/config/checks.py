@@ -10,7 +10,15 @@ import re
 import string
 from collections.abc import Iterable
 
-from optimizer.allocate.registry import EXPLORATIONS, POLICIES, param_problem, unknown
+from optimizer.allocate.registry import (
+    AUTO,
+    EXPLORATIONS,
+    POLICIES,
+    POLICY_PARAMS,
+    param_problem,
+    policy_param_problem,
+    unknown,
+)
 from optimizer.config.models import (
     MAX_SEED,
     PROMPT_VARIABLES,
@@ -158,25 +166,32 @@ def _generation_and_filters(cfg: CampaignConfig) -> Problems:
 def _allocation(cfg: CampaignConfig) -> Problems:
     problems: Problems = []
     alloc = cfg.allocation
-    if alloc.policy not in POLICIES:
-        problems.append(("allocation.policy", unknown("policy", alloc.policy, POLICIES)))
+    names = {AUTO: None, **POLICIES}
+    if alloc.policy not in names:
+        problems.append(("allocation.policy", unknown("policy", alloc.policy, names)))
+        return problems
     if alloc.exploration not in EXPLORATIONS:
         problems.append(
             ("allocation.exploration", unknown("exploration", alloc.exploration, EXPLORATIONS))
         )
         return problems
-    allowed = EXPLORATIONS[alloc.exploration][1]
+    # vw (and auto, which may become vw) reads its exploration's parameters; the other
+    # policies read their own and ignore the exploration's, so one file serves both
+    explores = EXPLORATIONS[alloc.exploration][1]
+    own_name = "thompson" if alloc.policy == AUTO else alloc.policy
+    own = POLICY_PARAMS.get(own_name, {})
     for key, value in alloc.params.items():
         where = f"allocation.params.{key}"
-        if key not in allowed:
-            problems.append(
-                (
-                    where,
-                    f"exploration {alloc.exploration!r} takes "
-                    f"{', '.join(sorted(allowed))}; remove {key!r}",
-                )
-            )
-        elif (problem := param_problem(alloc.exploration, key, value)) is not None:
+        if key in explores:
+            problem = param_problem(alloc.exploration, key, value)
+        elif key in own:
+            problem = policy_param_problem(own_name, key, value)
+        else:
+            takes = f"exploration {alloc.exploration!r} takes {', '.join(sorted(explores))}"
+            if own:
+                takes = f"policy {own_name!r} takes {', '.join(sorted(own))} and {takes}"
+            problem = f"{takes}; remove {key!r}"
+        if problem is not None:
             problems.append((where, problem))
     return problems
 

@@ -63,7 +63,8 @@ class SeedCreative(_Model):
 
 
 class Allocation(_Model):
-    policy: str = "vw"
+    # auto: VW when the segments declare user features, Thompson sampling when they do not
+    policy: str = "auto"
     exploration: str = "squarecb"
     params: dict[str, float] = Field(default_factory=dict)
     batch_size: int = Field(default=1, ge=1)
@@ -217,6 +218,11 @@ class CampaignConfig(_Model):
     refresh: Refresh = Field(default_factory=Refresh)
     seed: int = Field(default=0, ge=0)
     database_url: str = "sqlite:///runs/optimizer.db"
+
+    @property
+    def has_user_features(self) -> bool:
+        """Users carry observable features the policy can personalise on."""
+        return any(s.features for s in self.segments)
 
     @property
     def headline_limit(self) -> int:

@@ -20,6 +20,7 @@ from optimizer.scorer.registry import (
     latest_scorer,
     outcomes_from_store,
     predict_file,
+    scorer_version,
 )
 from optimizer.scorer.validation import CrossValidation, cross_validate, pairwise_accuracy
 
@@ -38,6 +39,7 @@ __all__ = [
     "latest_scorer",
     "load_scorer",
     "outcomes_from_store",
+    "scorer_version",
     "pairwise_accuracy",
     "predict_file",
     "save_scorer",

@@ -181,6 +181,11 @@ def latest_scorer(store: Any, campaign: str, version: str | None = None) -> Crea
     return load_scorer(Path(rows[-1].path))
 
 
+def scorer_version(store: Any, version: str) -> CreativeScorer:
+    """The scorer registered as ``version``, whatever its campaign (``simulate --scorer``)."""
+    return latest_scorer(store, store.policy(version).campaign, version)
+
+
 @dataclass(frozen=True)
 class Prediction:
     """One input creative (its line in the file) scored in one segment."""

@@ -26,12 +26,12 @@ def option_choices(path: list[str], name: str) -> list[str]:
 
 
 def test_choice_lists_are_the_registries():
-    from optimizer.allocate.registry import EXPLORATIONS, POLICIES
+    from optimizer.allocate.registry import AUTO, EXPLORATIONS, POLICIES
     from optimizer.evaluate.estimators import ESTIMATORS
     from optimizer.observe.readers import FORMATS
 
-    assert option_choices(["run"], "policy") == sorted(POLICIES)
-    assert option_choices(["simulate"], "policy") == sorted(POLICIES)
+    assert option_choices(["run"], "policy") == sorted([AUTO, *POLICIES])
+    assert option_choices(["simulate"], "policy") == sorted([AUTO, *POLICIES])
     assert option_choices(["learn"], "exploration") == list(EXPLORATIONS)
     assert option_choices(["ingest"], "fmt") == list(FORMATS)
     assert option_choices(["evaluate"], "estimators") == list(ESTIMATORS)

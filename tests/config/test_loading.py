@@ -37,7 +37,7 @@ BAD = [
     (
         ("allocation", "policy"),
         "greedy",
-        r"^src: allocation\.policy: unknown policy 'greedy'; valid names: thompson, uniform, vw",
+        r"^src: allocation\.policy: unknown policy 'greedy'; valid names: auto, thompson, top-two, ucb1, uniform, vw",
     ),
     (("allocation", "exploration"), "ucb", r"^src: allocation\.exploration: unknown exploration"),
     (
