@@ -1,48 +1,46 @@
 """Vowpal Wabbit ``--cb_explore_adf`` as an allocation policy.
 
-Shared namespace ``User`` holds the segment and the user's features; each action's namespace
-``Action`` holds the creative id and its numeric features. ``-q UA`` crosses the two, without
-which VW cannot personalise. VW returns the exploration distribution; the action is drawn with
-the run's own generator and its probability goes into the label ``0:cost:prob``. Reward to cost
+The user (segment ``S``, features ``U``) and each creative (id ``C``, text features ``T``)
+are described in :mod:`optimizer.allocate.vw_lines`. The policy crosses them: ``SC`` (each
+segment's own view of each creative), ``ST`` (what a segment makes of a creative's words,
+call to action, numbers and length) and ``UT`` (the same, moved by the user's features:
+personalisation that transfers to similar and new creatives). ``--ignore_linear CT`` drops
+the creative terms shared by all segments, which mostly mislead: segments disagree.
+
+Learning: ``--coin`` (coin-betting, parameter-free per-weight step sizes) on the observed
+rewards without importance weights (``--clip_p 1``): SquareCB wants a plain regression
+oracle, and importance-weighted updates (weights up to 1/p) pulled the estimate of a rarely
+shown creative to its last label, so good creatives were starved. The settings were chosen
+by measurement (``benchmarks/allocation.py --sweep``; README, "Allocation").
+
+VW returns the exploration distribution; the action is drawn with the run's own generator
+and its probability goes into the label ``0:cost:prob``, as logged. Reward to cost
 conversion (``cost = -reward``) happens here and nowhere else.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from optimizer.allocate.base import Choice, Feedback, sample
+from optimizer.allocate.newcomers import Newcomers
 from optimizer.allocate.registry import exploration_args
 from optimizer.allocate.vw_file import load_workspace
+from optimizer.allocate.vw_lines import FeatureScale, action_line, shared_line
 from optimizer.errors import InputError
 from optimizer.records import Context, Creative
 
-_UNSAFE = re.compile(r"[\s|:]+")
+__all__ = ["VWPolicy", "action_line", "shared_line", "FeatureScale"]
 
-
-def _token(value: object) -> str:
-    return _UNSAFE.sub("_", str(value))
-
-
-def shared_line(context: Context) -> str:
-    parts = [f"segment={_token(context.segment)}"]
-    for key, value in sorted(context.features.items()):
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            parts.append(f"{_token(key)}:{float(value):.6g}")
-        else:
-            parts.append(f"{_token(key)}={_token(value)}")
-    return "shared |User " + " ".join(parts)
-
-
-def action_line(creative: Creative) -> str:
-    parts = [f"creative={creative.id}"]
-    parts += [f"{_token(k)}:{float(v):.6g}" for k, v in sorted(creative.features.items())]
-    return "|Action " + " ".join(parts)
+INTERACTIONS: tuple[str, ...] = ("SC", "ST", "UT")
+LEARNING: tuple[str, ...] = ("--coin", "--clip_p", "1", "--ignore_linear", "CT")
+# Exploration parameters the policy uses when the config gives none (measured; see above).
+DEFAULT_PARAMS: dict[str, dict[str, float]] = {"squarecb": {"gamma_scale": 30.0}}
+FORMAT = 2  # of the example text; 1: "|User"/"|Action" with -q UA (before issue 13)
 
 
 class VWPolicy:
@@ -56,42 +54,67 @@ class VWPolicy:
         params: Mapping[str, float] | None = None,
         seed: int = 0,
         extra_args: Sequence[str] = (),
+        interactions: Sequence[str] = INTERACTIONS,
+        learning: Sequence[str] = LEARNING,
+        scale: FeatureScale | None = None,
+        newcomers: Newcomers | None = None,
         _model: Path | None = None,
     ) -> None:
         from vowpalwabbit import pyvw
 
         self._pyvw = pyvw
         self.exploration = exploration
-        self.params = dict(params or {})
+        self.params = {**DEFAULT_PARAMS.get(exploration, {}), **(params or {})}
         self.seed = seed
+        self.interactions = tuple(interactions)
+        self.learning = tuple(learning)
+        self.scale = scale or FeatureScale()
+        self.newcomers = newcomers or Newcomers()
         self.updates = 0
         if _model is not None:
             self.args = ["--quiet", "-i", str(_model)]
             self.vw = load_workspace(_model)
         else:
             self.args = (
-                ["--cb_explore_adf", "-q", "UA", "--quiet", "--random_seed", str(seed)]
+                ["--cb_explore_adf", "--quiet", "--random_seed", str(seed)]
+                + [arg for q in self.interactions for arg in ("--interactions", q)]
+                + list(self.learning)
                 + exploration_args(exploration, self.params)
                 + list(extra_args)
             )
             self.vw = pyvw.Workspace(arg_list=self.args)
-        self._pending: dict[str, tuple[list, int, float]] = {}
+        self._pending: dict[str, tuple[list, int, float, Context, str]] = {}
+        self._actions: dict[str, tuple[Mapping[str, float], str]] = {}
 
     @property
     def version(self) -> str:
         return f"vw-{self.exploration}-{self.updates}"
 
+    def _action(self, creative: Creative) -> str:
+        hit = self._actions.get(creative.id)
+        if hit is None or hit[0] != creative.features:
+            hit = self._actions[creative.id] = (creative.features, action_line(creative))
+        return hit[1]
+
+    def lines(self, context: Context, candidates: Sequence[Creative]) -> list[str]:
+        """The example text of a decision, as this policy sees it now."""
+        return [shared_line(context, self.scale)] + [self._action(c) for c in candidates]
+
     def _parse(self, context: Context, candidates: Sequence[Creative]) -> list:
-        lines = [shared_line(context)] + [action_line(c) for c in candidates]
-        return self.vw.parse(lines, self._pyvw.LabelType.CONTEXTUAL_BANDIT)
+        return self.vw.parse(
+            self.lines(context, candidates), self._pyvw.LabelType.CONTEXTUAL_BANDIT
+        )
 
     def distribution(self, context: Context, candidates: Sequence[Creative]) -> list[float]:
-        """VW's exploration distribution over ``candidates``, in their order."""
+        """The exploration distribution over ``candidates``, in their order: VW's, with
+        newcomers on trial lifted (:mod:`optimizer.allocate.newcomers`)."""
         examples = self._parse(context, candidates)
         try:
-            return list(self.vw.predict(examples))
+            pmf = self.vw.predict(examples)
         finally:
             self.vw.finish_example(examples)
+        ids = [c.id for c in candidates]
+        return self.newcomers.adjust(context.segment, ids, pmf).tolist()
 
     def choose(
         self,
@@ -101,14 +124,22 @@ class VWPolicy:
         event_id: str | None = None,
     ) -> Choice:
         examples = self._parse(context, candidates)
-        pmf = self.vw.predict(examples)
-        choice = sample(pmf, rng)
+        ids = [c.id for c in candidates]
+        self.newcomers.offered(context.segment, ids)
+        choice = sample(self.newcomers.adjust(context.segment, ids, self.vw.predict(examples)), rng)
         if event_id is None:
             self.vw.finish_example(examples)
         else:
             # keep the parsed examples so learn() only attaches the label (parse once)
-            self._pending[event_id] = (examples, choice.index, choice.probability)
+            chosen = ids[choice.index]
+            self._pending[event_id] = (examples, choice.index, choice.probability, context, chosen)
         return choice
+
+    def _learn(self, examples: list, index: int, probability: float, reward: float) -> None:
+        examples[index + 1].set_label_string(f"0:{-float(reward)}:{probability}")
+        self.vw.learn(examples)
+        self.vw.finish_example(examples)
+        self.updates += 1
 
     def learn(self, feedbacks: Sequence[Feedback]) -> None:
         for fb in feedbacks:
@@ -118,12 +149,10 @@ class VWPolicy:
                     f"decision {fb.event_id} was not made by this policy instance; "
                     "learning from logged decisions goes through the logged-data learner"
                 )
-            examples, index, prob = pending
-            cost = -float(fb.reward)
-            examples[index + 1].set_label_string(f"0:{cost}:{prob}")
-            self.vw.learn(examples)
-            self.vw.finish_example(examples)
-            self.updates += 1
+            examples, index, prob, context, chosen = pending
+            self._learn(examples, index, prob, fb.reward)
+            self.scale.observe(context.features)
+            self.newcomers.learned(context.segment, chosen)
 
     def learn_logged(
         self,
@@ -134,14 +163,13 @@ class VWPolicy:
         reward: float,
     ) -> None:
         """Counterfactual learning from a decision another policy logged with ``probability``."""
-        examples = self._parse(context, candidates)
-        examples[chosen + 1].set_label_string(f"0:{-float(reward)}:{probability}")
-        self.vw.learn(examples)
-        self.vw.finish_example(examples)
-        self.updates += 1
+        self.newcomers.offered(context.segment, [c.id for c in candidates])
+        self._learn(self._parse(context, candidates), chosen, probability, reward)
+        self.scale.observe(context.features)
+        self.newcomers.learned(context.segment, candidates[chosen].id)
 
     def discard_pending(self) -> None:
-        for examples, _, _ in self._pending.values():
+        for examples, *_ in self._pending.values():
             self.vw.finish_example(examples)
         self._pending.clear()
 
@@ -150,10 +178,15 @@ class VWPolicy:
         self.vw.save(str(path))
         meta = {
             "policy": "vw",
+            "format": FORMAT,
             "exploration": self.exploration,
             "params": self.params,
             "seed": self.seed,
             "updates": self.updates,
+            "interactions": list(self.interactions),
+            "learning": list(self.learning),
+            "scale": self.scale.to_json(),
+            "newcomers": self.newcomers.to_json(),
         }
         path.with_suffix(path.suffix + ".json").write_text(json.dumps(meta))
 
@@ -163,10 +196,24 @@ class VWPolicy:
         meta_path = path.with_suffix(path.suffix + ".json")
         try:
             meta = json.loads(meta_path.read_text())
+            fmt = meta.get("format", 1) if isinstance(meta, dict) else None
+        except ValueError:  # JSONDecodeError, UnicodeDecodeError
+            fmt = None
+        if fmt is not None and fmt != FORMAT:
+            raise InputError(
+                f"{meta_path}: a VW policy saved by an earlier version (example format {fmt}, "
+                f"this version reads {FORMAT}); retrain it with 'learn' or a new run"
+            )
+        try:
+            meta = json.loads(meta_path.read_text())
             policy = cls(
                 exploration=meta["exploration"],
                 params=meta["params"],
                 seed=int(meta["seed"]),
+                interactions=meta["interactions"],
+                learning=meta["learning"],
+                scale=FeatureScale.from_json(meta["scale"]),
+                newcomers=Newcomers.from_json(meta["newcomers"]),
                 _model=path,
             )
             policy.updates = int(meta["updates"])

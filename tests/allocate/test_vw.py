@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from optimizer.allocate.registry import EXPLORATIONS, exploration_args
-from optimizer.allocate.vw import VWPolicy, shared_line
+from optimizer.allocate.vw import FeatureScale, VWPolicy, action_line, shared_line
 from optimizer.records import Context, Creative, Decision, Feedback
 
 ARMS = [Creative.from_text("c", f"headline {i}", "body", "Shop now") for i in range(5)]
@@ -111,4 +113,38 @@ def test_exploration_args_and_errors():
 
 def test_shared_line_escapes_vw_syntax():
     line = shared_line(Context("seg a", {"city": "New York|NY", "age": 31}))
-    assert line == "shared |User segment=seg_a age:31 city=New_York_NY"
+    assert line == "shared |S segment=seg_a |U age:31 city=New_York_NY"
+
+
+def test_action_line_puts_the_id_and_the_text_features_apart():
+    plain = Creative.from_text("c", "Run far", "Go", "Shop now")
+    assert action_line(plain) == f"|C creative={plain.id}"
+    featured = dataclasses.replace(plain, features={"e0": -0.25, "cta_shop now": 1.0})
+    assert action_line(featured) == f"|C creative={plain.id} |T cta_shop_now:1 e0:-0.25"
+
+
+def test_numbers_are_standardised_from_the_first_contexts_learned_then_frozen():
+    scale = FeatureScale(warmup=100)
+    rng = np.random.default_rng(0)
+    ages = rng.normal(40.0, 10.0, size=100)
+    for a in ages:
+        scale.observe({"age": float(a), "device": "mobile"})
+    z = (50.0 - ages.mean()) / ages.std(ddof=1)
+    assert shared_line(Context("s", {"age": 50.0}), scale) == f"shared |S segment=s |U age:{z:.4g}"
+    scale.observe({"age": 1e6})  # past the warm-up: no effect
+    assert scale.z("age", 50.0) == pytest.approx(z)
+    assert scale.z("age", 1e6) == 3.0 and scale.z("height", 2.0) == 0.0
+
+
+def test_the_scale_is_learned_and_saved_with_the_model(tmp_path):
+    policy = VWPolicy(seed=0)
+    for i in range(50):
+        ctx = Context("a", {"age": float(20 + i)})
+        policy.learn_logged(ctx, ARMS, i % 5, 0.2, float(i % 5 == 1))
+    assert policy.scale.stats["age"][:2] == [50.0, pytest.approx(44.5)]
+    policy.save(tmp_path / "p.vw")
+    loaded = VWPolicy.load(tmp_path / "p.vw")
+    assert loaded.scale.stats == policy.scale.stats
+    ctx = Context("a", {"age": 60.0})
+    assert loaded.lines(ctx, ARMS) == policy.lines(ctx, ARMS)
+    assert loaded.distribution(ctx, ARMS) == pytest.approx(policy.distribution(ctx, ARMS))

@@ -86,10 +86,20 @@ def test_a_truncated_model_is_a_one_line_input_error(tmp_path):
     assert "\n" not in str(info.value) and "vw-model-" not in str(info.value)
 
 
-def test_broken_metadata_is_an_input_error(tmp_path):
+@pytest.mark.parametrize("meta", ['{"policy": "vw", "format": 2}', "{not json", "[]"])
+def test_broken_metadata_is_an_input_error(tmp_path, meta):
     trained(tmp_path, "m.vw")
-    (tmp_path / "m.vw.json").write_text('{"policy": "vw"}')
+    (tmp_path / "m.vw.json").write_text(meta)
     with pytest.raises(InputError, match=r"m\.vw\.json: not the metadata of a saved VW policy"):
+        VWPolicy.load(tmp_path / "m.vw")
+
+
+def test_a_model_of_the_earlier_example_format_is_refused(tmp_path):
+    trained(tmp_path, "m.vw")
+    (tmp_path / "m.vw.json").write_text(
+        '{"policy": "vw", "exploration": "squarecb", "params": {}, "seed": 1, "updates": 3}'
+    )
+    with pytest.raises(InputError, match=r"saved by an earlier version \(example format 1"):
         VWPolicy.load(tmp_path / "m.vw")
 
 
