@@ -151,8 +151,7 @@ class VWPolicy:
                 )
             examples, index, prob, context, chosen = pending
             self._learn(examples, index, prob, fb.reward)
-            self.scale.observe(context.features)
-            self.newcomers.learned(context.segment, chosen)
+            self.note(context, (), chosen)  # choose() noted the candidates
 
     def learn_logged(
         self,
@@ -163,10 +162,16 @@ class VWPolicy:
         reward: float,
     ) -> None:
         """Counterfactual learning from a decision another policy logged with ``probability``."""
-        self.newcomers.offered(context.segment, [c.id for c in candidates])
         self._learn(self._parse(context, candidates), chosen, probability, reward)
+        self.note(context, [c.id for c in candidates], candidates[chosen].id)
+
+    def note(self, context: Context, candidates: Sequence[str], chosen: str) -> None:
+        """What learning one event changes besides VW's weights: the feature scale (after the
+        event's own example was written) and the newcomers' trial state. A learner that
+        feeds VW the example text itself calls this after each event, in order."""
+        self.newcomers.offered(context.segment, candidates)
         self.scale.observe(context.features)
-        self.newcomers.learned(context.segment, candidates[chosen].id)
+        self.newcomers.learned(context.segment, chosen)
 
     def discard_pending(self) -> None:
         for examples, *_ in self._pending.values():
