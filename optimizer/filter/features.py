@@ -3,7 +3,10 @@
 A fixed random projection of the sentence embedding to a few dimensions (so similar texts
 get similar features and a new creative does not start from nothing), its length, whether
 it has a number, and its call to action. These differ on purpose from the simulator's hidden
-keyword reader.
+keyword reader. The VW policy crosses them with the segment and the user's features
+(``optimizer.allocate.vw``). Measured for issue 13 against a 16-dimensional projection and
+8 or 16 principal components of the embeddings of ``data/policy_labels.csv``: none earned
+more clicks on the example campaign (seeds 7, 8, 9), so the 8-dimensional projection stays.
 """
 
 from __future__ import annotations
