@@ -136,6 +136,9 @@ def screen(results: list[dict]) -> list[tuple[int, int, int, collections.Counter
         verdicts = screener.screen(creatives, pool=seed_creatives(cfg), select=False)
         first = collections.Counter(v.rejections[0].filter for v in verdicts if not v.kept)
         first["parse"] = len(answers) - len(creatives)
+        for v in verdicts:  # kept but for the claims and readability filters of issue 11
+            if v.rejections and {r.filter for r in v.rejections} <= {"claims", "readability"}:
+                first["(only claims/readability)"] += 1
         out.append((len(answers), len(creatives), sum(v.kept for v in verdicts), first))
     return out
 
