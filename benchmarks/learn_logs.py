@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import queue
 import resource
 import sys
 import tempfile
@@ -90,6 +91,7 @@ def _run(db: str, what: str, n: int, workers: int, results) -> None:
         n = info["train_events"]
     else:
         events = closed_events(store, name).events.iloc[:n]
+        n = len(events)
         spec = PolicySpec("squarecb", {}, seed=0)
         watch.start()
         before, wall = _usage(), time.perf_counter()
@@ -113,7 +115,14 @@ def measure(db: Path, what: str, n: int, workers: int = 1) -> float:
     results = ctx.Queue()
     proc = ctx.Process(target=_run, args=(str(db), what, n, workers, results))
     proc.start()
-    n, wall, cpu, worker_cpu, peak, worker_peak = results.get()
+    while True:
+        try:
+            n, wall, cpu, worker_cpu, peak, worker_peak = results.get(timeout=1)
+            break
+        except queue.Empty:
+            if not proc.is_alive():
+                print(f"  {what}: failed (exit {proc.exitcode}; its error is above)")
+                return float("nan")
     proc.join()
     print(
         f"  {what}: {n:,} events in {wall:.1f} s = {n / wall:,.0f} events/s "

@@ -96,6 +96,7 @@ def learn_from_logs(
         "exploration": exploration,
         "seed": seed,
         "nodes": total,
+        "learning": list(spec.for_nodes(total).learning_args()),
     }
     if nodes[0] == 0:
         _register(store, version, campaign, path, len(train), metrics)

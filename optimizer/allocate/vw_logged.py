@@ -1,24 +1,20 @@
 """Learning the VW policy from logged decisions with VW's own parser, in one process or
 split over several with AllReduce.
 
-Each closed event becomes the multiline example :meth:`VWPolicy.learn_logged` builds
-(``shared_line``, ``action_line``, the label ``0:cost:probability`` on the chosen action with
-``cost = -reward``), written as VW text::
+Each closed event becomes the multiline example :meth:`VWPolicy.learn_logged` learns from:
+the policy's own lines (:meth:`VWPolicy.lines`, see :mod:`optimizer.allocate.vw_lines`)
+with the label ``0:cost:probability`` on the chosen action (``cost = -reward``), then the
+policy's bookkeeping of the event (:meth:`VWPolicy.note`), as ``learn_logged`` does.
 
-    shared |User segment=beginners age:23.35 device=mobile weekly_km:3.49
-    |Action creative=1a1f2dbc79f58555
-    0:-1.0:0.0833 |Action creative=90b2fff9ce564cbe
-    ...
-    <blank line>
-
-This process formats the events in chunks and streams the text into a worker process whose
-VW reads it with ``-d`` (its parser and learner threads run while the next chunk is
-formatted). One worker trains on every event in order with the policy's own arguments: the
-same model as learning them one by one through pyvw (its weights are byte-identical; only
-the loss counters in the model header differ). Several workers (``Cluster``) each learn
-every ``total``-th event (node ``i`` takes events ``i, i + total, ...``) and average their
-weights at the end of the pass with VW's AllReduce, meeting at a spanning-tree server
-(:mod:`optimizer.allocate.spanning_tree`); every node ends with the same model.
+This process formats the events in chunks and streams the text into a worker process
+(:mod:`optimizer.allocate.vw_worker`) whose VW reads it with ``-d``: its parser and learner
+threads run while the next chunk is formatted. One worker learns every event in order with
+the policy's own settings: the model of learning them one by one through pyvw (the same
+weights; only the loss counters in the model header differ). Several workers (``Cluster``)
+each learn every ``total``-th event (node ``i`` takes events ``i, i + total, ...``) and
+average their weights at the end of the pass with VW's AllReduce, meeting at a
+spanning-tree server (:mod:`optimizer.allocate.spanning_tree`); every node ends with the
+same model. No cache file: with one pass it would only add a write.
 """
 
 from __future__ import annotations
@@ -26,23 +22,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
-import subprocess
-import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from optimizer.allocate.spanning_tree import DEFAULT_PORT, SpanningTree
-from optimizer.allocate.vw import VWPolicy, action_line, shared_line
+from optimizer.allocate.vw import VWPolicy
+from optimizer.allocate.vw_worker import PolicySpec, Worker, failed, wait_all
 from optimizer.errors import OptimizerError
 from optimizer.records import Context, Creative
 
 CHUNK_EVENTS = 5_000
-QUEUED_CHUNKS = 4
 Progress = Callable[[int], None]
 CreativesFor = Callable[[tuple[str, ...]], Sequence[Creative]]
 
@@ -103,15 +94,6 @@ class ClusterSeat:
         return seat
 
 
-@dataclass(frozen=True)
-class PolicySpec:
-    """What a worker needs to build the policy: the arguments of :class:`VWPolicy`."""
-
-    exploration: str
-    params: dict[str, float]
-    seed: int
-
-
 def id_creatives() -> CreativesFor:
     """Creatives known by their id alone (what logs describe an action by), one shared list
     per candidate tuple."""
@@ -128,30 +110,65 @@ def id_creatives() -> CreativesFor:
     return creatives
 
 
-def example_text(events, cands: Sequence[tuple[str, ...]], creatives_for: CreativesFor) -> str:
-    """VW text of ``events`` (rows of the joined frame: segment, context, chosen,
-    probability, reward) with their candidate ids ``cands``, one multiline example each."""
-    blocks: dict[tuple[tuple[str, ...], str], tuple[str, str]] = {}
-    out = []
-    rows = zip(
-        events["segment"].tolist(),
-        events["context"].tolist(),
-        events["chosen"].tolist(),
-        events["probability"].tolist(),
-        events["reward"].tolist(),
-        cands,
-        strict=True,
-    )
-    for segment, context, chosen, p, r, c in rows:
-        block = blocks.get((c, chosen))
-        if block is None:
-            lines = [action_line(a) for a in creatives_for(c)]
-            i = c.index(chosen)
-            before = "".join(f"{line}\n" for line in lines[:i])
-            block = blocks[(c, chosen)] = (before, "\n".join(lines[i:]) + "\n\n")
-        shared = shared_line(Context(segment or "", context or {}))
-        out.append(f"{shared}\n{block[0]}0:{-float(r)}:{float(p)} {block[1]}")
-    return "".join(out)
+class ExampleWriter:
+    """Writes logged events, in order, as the text ``policy.learn_logged`` learns from:
+    ``policy.lines`` with the label ``0:cost:probability`` on the chosen action, then
+    ``policy.note`` for the event (feature scale, newcomers' trials), as ``learn_logged``
+    does; the policy's own VW learns nothing.
+
+    An action's line depends on the creative alone (``VWPolicy`` caches it by id), so the
+    lines of a candidate list are built once; a segment is offered a candidate list once
+    (``Newcomers.offered``: the first time counts)."""
+
+    def __init__(self, policy: VWPolicy, creatives_for: CreativesFor) -> None:
+        self.policy, self.creatives_for = policy, creatives_for
+        self._blocks: dict[tuple[tuple[str, ...], str], tuple[str, str]] = {}
+        self._offered: set[tuple[str, tuple[str, ...]]] = set()
+
+    def texts(
+        self, events, cands: Sequence[tuple[str, ...]], mine: Sequence[bool] | None = None
+    ) -> list[str]:
+        """The text of each of ``events`` (rows of the joined frame: segment, context,
+        chosen, probability, reward; candidate ids ``cands``); events not ``mine`` are
+        only noted (their text is empty)."""
+        out = []
+        rows = zip(
+            events["segment"].tolist(),
+            events["context"].tolist(),
+            events["chosen"].tolist(),
+            events["probability"].tolist(),
+            events["reward"].tolist(),
+            cands,
+            mine if mine is not None else [True] * len(cands),
+            strict=True,
+        )
+        for segment, features, chosen, p, r, c, keep in rows:
+            context = Context(segment or "", features or {})
+            if keep:
+                block = self._blocks.get((c, chosen)) or self._block(context, c, chosen)
+                shared = self.policy.lines(context, ())[0]
+                out.append(f"{shared}\n{block[0]}0:{-float(r)}:{float(p)} {block[1]}")
+            else:
+                out.append("")
+            first = (context.segment, c) not in self._offered
+            if first:
+                self._offered.add((context.segment, c))
+            self.policy.note(context, c if first else (), chosen)
+        return out
+
+    def _block(self, context: Context, cands: tuple[str, ...], chosen: str) -> tuple[str, str]:
+        actions = self.policy.lines(context, self.creatives_for(cands))[1:]
+        i = cands.index(chosen)
+        before = "".join(f"{line}\n" for line in actions[:i])
+        block = self._blocks[(cands, chosen)] = (before, "\n".join(actions[i:]) + "\n\n")
+        return block
+
+    def state(self) -> dict:
+        """The policy's bookkeeping after the events written, for the policy VW trains."""
+        return {
+            "scale": self.policy.scale.to_json(),
+            "newcomers": self.policy.newcomers.to_json(),
+        }
 
 
 def learn_one_by_one(
@@ -234,24 +251,36 @@ def train(
     Returns the number of events each node learned. Raises ``OptimizerError`` when a worker
     fails (the others are stopped; no model is written)."""
     total = cluster.total if cluster else 1
-    shards = [(events.iloc[n::total], cands[n::total]) for n in nodes]
-    workers: list[_Worker] = []
+    spec = spec.for_nodes(total)
+    here = set(nodes)
+    try:
+        writer = ExampleWriter(spec.policy(), creatives_for)  # VW checks the settings here
+    except RuntimeError as exc:
+        raise failed(str(exc)) from None
+    workers: list[Worker] = []
     with tempfile.TemporaryDirectory(prefix=".learning-", dir=Path(models[0]).parent) as tmp:
+        state = Path(tmp) / "state.json"
         try:
-            for node, (shard, _) in zip(nodes, shards, strict=True):
+            for node in nodes:
                 extra = cluster.args(node) if cluster else []
-                workers.append(_Worker(spec, extra, Path(tmp) / f"node-{node}.vw", len(shard)))
-            for start in range(0, max(len(s) for s, _ in shards), CHUNK_EVENTS):
-                for worker, (shard, shard_cands) in zip(workers, shards, strict=True):
-                    part = shard.iloc[start : start + CHUNK_EVENTS]
-                    if len(part):
-                        chunk = shard_cands[start : start + CHUNK_EVENTS]
-                        worker.send(example_text(part, chunk, creatives_for))
-                        if progress:
-                            progress(len(part))
+                events_of_node = len(range(node, len(events), total))
+                model = Path(tmp) / f"node-{node}.vw"
+                workers.append(Worker(spec, extra, model, events_of_node, state))
+            for start in range(0, len(events), CHUNK_EVENTS):
+                part = events.iloc[start : start + CHUNK_EVENTS]
+                mine = None if len(here) == total else [
+                    (start + j) % total in here for j in range(len(part))
+                ]  # fmt: skip
+                chunk = cands[start : start + CHUNK_EVENTS]
+                texts = writer.texts(part, chunk, mine)
+                for worker, node in zip(workers, nodes, strict=True):
+                    worker.send("".join(texts[(node - start) % total :: total]))
+                if progress:
+                    progress(len(part) if mine is None else sum(mine))
+            state.write_text(json.dumps(writer.state()))
             for worker in workers:
                 worker.close()
-            _wait(workers)
+            wait_all(workers)
         finally:
             for worker in workers:
                 worker.kill()
@@ -259,91 +288,4 @@ def train(
             meta = (Path(f"{worker.model}.json"), Path(f"{model}.json"))
             for src, dst in (meta, (worker.model, Path(model))):  # the model last: complete
                 os.replace(src, dst)
-    return [len(s) for s, _ in shards]
-
-
-class _Worker:
-    """A child process whose VW learns from the text written to its stdin.
-
-    A thread writes the chunks (``write`` releases the GIL while VW reads), so the next
-    chunk is formatted while VW learns from the last; at most ``QUEUED_CHUNKS`` wait."""
-
-    def __init__(self, spec: PolicySpec, extra: list[str], model: Path, n: int):
-        self.model, self.log = model, model.with_suffix(".log")
-        job = {**spec.__dict__, "extra": extra, "model": str(model), "events": n}
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "optimizer.allocate.vw_logged", json.dumps(job)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            )
-        self.broken = False
-        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUED_CHUNKS)
-        self._writer = threading.Thread(target=self._write, daemon=True)
-        self._writer.start()
-
-    def _write(self) -> None:
-        while (chunk := self._chunks.get()) is not None:
-            if not self.broken:
-                try:
-                    self.proc.stdin.write(chunk)
-                except OSError:  # VW stopped reading: it failed, see error()
-                    self.broken = True
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            self.broken = True
-
-    def send(self, text: str) -> None:
-        if self.broken:
-            self.proc.wait()
-            raise self.error()
-        self._chunks.put(text.encode())
-
-    def close(self) -> None:
-        """End of the examples: VW finishes the pass (and its AllReduce) once it reads it."""
-        self._chunks.put(None)
-        self._writer.join()
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if self._writer.is_alive():  # its writes fail now; let it drain and stop
-            self._chunks.put(None)
-            self._writer.join()
-
-    def error(self) -> OptimizerError:
-        lines = self.log.read_text(errors="replace").strip().splitlines()
-        why = lines[-1] if lines else f"exit status {self.proc.returncode}"
-        return OptimizerError(f"VW failed learning from logs: {why}")
-
-
-def _wait(workers: list[_Worker]) -> None:
-    """Wait for every worker; the first failure stops the others (which would wait for it in
-    AllReduce) and is raised."""
-    while True:
-        codes = [w.proc.poll() for w in workers]
-        failed = [w for w, c in zip(workers, codes, strict=True) if c not in (None, 0)]
-        if failed:
-            raise failed[0].error()
-        if all(c == 0 for c in codes):
-            return
-        time.sleep(0.02)
-
-
-def _worker_main(job: dict) -> None:
-    """Worker body: VW reads the examples from stdin with its own parser and learns."""
-    policy = VWPolicy(
-        exploration=job["exploration"],
-        params=job["params"],
-        seed=job["seed"],
-        extra_args=["-d", "/dev/stdin", *job["extra"]],
-    )
-    policy.updates = job["events"]
-    policy.save(Path(job["model"]))
-
-
-if __name__ == "__main__":
-    _worker_main(json.loads(sys.argv[1]))
+    return [w.events for w in workers]

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from optimizer.allocate.registry import EXPLORATIONS
-from optimizer.allocate.vw import VWPolicy, action_line, shared_line
+from optimizer.allocate.vw import VWPolicy
 from optimizer.allocate.vw_logged import (
+    Cluster,
+    ExampleWriter,
     PolicySpec,
-    example_text,
     id_creatives,
     learn_one_by_one,
     train,
@@ -42,6 +43,8 @@ def test_the_text_path_learns_the_one_by_one_model(logged, tmp_path, exploration
 
     fast = VWPolicy.load(tmp_path / "policy.vw")
     assert fast.updates == 2_000
+    assert fast.scale.to_json() == reference.scale.to_json()
+    assert fast.newcomers.to_json() == reference.newcomers.to_json()
     new, old = distributions(fast, held_out[:300]), distributions(reference, held_out[:300])
     np.testing.assert_allclose(new, old, rtol=0, atol=1e-6)
     # the model learned something: it is not the untrained policy's distribution
@@ -49,23 +52,45 @@ def test_the_text_path_learns_the_one_by_one_model(logged, tmp_path, exploration
     assert np.abs(new - untrained).max() > 0.05
 
 
-def test_an_event_is_the_example_serving_builds_with_its_label(logged):
+def test_an_event_is_the_example_the_policy_learns_with_its_label(logged):
     train_events, cands, _, _ = logged
-    row = train_events.iloc[[3]].copy()
-    row["reward"], row["probability"] = 1.0, 0.25
-    chosen = cands[3].index(row["chosen"].iloc[0])
-    actions = [action_line(c) for c in id_creatives()(cands[3])]
-    actions[chosen] = f"0:-1.0:0.25 {actions[chosen]}"
-    shared = shared_line(Context(row["segment"].iloc[0], row["context"].iloc[0]))
-    assert example_text(row, cands[3:4], id_creatives()) == "\n".join([shared, *actions]) + "\n\n"
+    rows = train_events.iloc[:4].copy()
+    rows.loc[3, ["reward", "probability"]] = 1.0, 0.25
+    policy, reference = VWPolicy("squarecb", {}, seed=0), VWPolicy("squarecb", {}, seed=0)
+    writer = ExampleWriter(policy, id_creatives())
+    texts = writer.texts(rows, cands[:4])
+    contexts = [Context(rows["segment"][i], rows["context"][i]) for i in range(4)]
+    for i in range(3):
+        reference.note(contexts[i], cands[i], rows["chosen"][i])
+    lines = reference.lines(contexts[3], id_creatives()(cands[3]))
+    chosen = cands[3].index(rows["chosen"][3])
+    lines[chosen + 1] = f"0:-1.0:0.25 {lines[chosen + 1]}"  # cost = -reward on the chosen
+    assert texts[3] == "\n".join(lines) + "\n\n"
+    reference.note(contexts[3], cands[3], rows["chosen"][3])
+    assert writer.state() == {
+        "scale": reference.scale.to_json(),
+        "newcomers": reference.newcomers.to_json(),
+    }
 
 
-def test_a_worker_that_fails_is_a_one_line_error_and_nothing_is_saved(logged, tmp_path):
+def test_settings_vw_refuses_are_a_one_line_error(logged, tmp_path):
     train_events, cands, _, _ = logged
     spec = PolicySpec("epsilon", {"epsilon": 7.0}, seed=0)  # the config refuses it; VW too
     with pytest.raises(OptimizerError, match=r"^VW failed learning from logs: .*epsilon must be"):
         train(spec, train_events, cands, id_creatives(), [tmp_path / "policy.vw"])
-    assert not (tmp_path / "policy.vw").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_workers_that_fail_are_a_one_line_error_and_nothing_is_saved(logged, tmp_path):
+    train_events, cands, _, _ = logged
+    nowhere = Cluster("no-such-host.invalid", 26543, total=2, unique_id=1)
+    models = [tmp_path / "node-0.vw", tmp_path / "node-1.vw"]
+    spec = PolicySpec("squarecb", {}, seed=0)
+    with pytest.raises(
+        OptimizerError, match=r"^VW failed learning from logs: gethostbyname\(no-such-host"
+    ):
+        train(spec, train_events, cands, id_creatives(), models, [0, 1], nowhere)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_progress_counts_every_event(logged, tmp_path):
