@@ -75,6 +75,10 @@ def test_the_screener_rejects_stuffing(example_cfg):
     made = [
         creative("Fast race speed PR racer lightweight tempo", "Built for race-day speed."),
         creative("Trail trail grip mud rock roots rugged trail shoes", "For every trail."),
+        # the filters before this one kept it
+        creative(
+            "Comfort for new runners", "Soft plush cushion comfortable easy cushioned comfort fit."
+        ),
     ]
     for verdict in Screener.build(example_cfg).screen(made, select=False):
         assert any(r.filter == "readability" for r in verdict.rejections), verdict.as_dict()
