@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,11 +14,11 @@ from click.testing import CliRunner
 from cli import main
 from optimizer.allocate.spanning_tree import SpanningTree
 from optimizer.allocate.vw import VWPolicy
-from optimizer.allocate.vw_logged import Cluster, ClusterSeat, PolicySpec, id_creatives, train
+from optimizer.allocate.vw_logged import Cluster, PolicySpec, id_creatives, train
 from optimizer.evaluate.targets import candidate_lists
-from optimizer.offline import ingest_files, learn_from_logs, simulate_logs
+from optimizer.offline import ingest_files, simulate_logs
 from optimizer.store import Store
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, ROOT
 from tests.offline.conftest import as_joined, true_value
 from tests.offline.test_learn_text import distributions
 
@@ -72,28 +73,55 @@ def test_learn_with_two_workers_from_the_command_line(campaign):
 
 
 def test_two_machines_meet_at_one_spanning_tree_server(campaign, example_cfg):
+    """The README's recipe on loopback: a spanning-tree server process, and ``learn`` as
+    node k/2 in two processes (two machines) reading one store."""
     tmp, _ = campaign
-    results: dict[int, dict] = {}
-
-    def machine(node: int, port: int) -> None:
-        seat = ClusterSeat("127.0.0.1", port, node=node, total=2)
-        store = Store(f"sqlite:///{tmp}/o.db")
-        results[node] = learn_from_logs(store, example_cfg.name, tmp / f"m{node}", seat=seat)
-
-    with SpanningTree("127.0.0.1", 0) as tree:
-        threads = [threading.Thread(target=machine, args=(n, tree.port)) for n in (0, 1)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
-    assert results[0]["version"] == results[1]["version"]
-    registered = [p for p in Store(f"sqlite:///{tmp}/o.db").policies(example_cfg.name)]
-    assert [p.path for p in registered if p.version == results[0]["version"]] == [
-        results[0]["path"]
-    ]
+    db = f"sqlite:///{tmp}/o.db"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "optimizer.allocate.spanning_tree", "--host", "127.0.0.1",
+         "--port", "0"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        port = server.stdout.readline().strip().rsplit(":", 1)[1]
+        machines = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "from cli import main; main()",
+                    "learn",
+                    "--db",
+                    db,
+                    "--campaign",
+                    example_cfg.name,
+                    "--state-dir",
+                    str(tmp / f"machine-{k}"),
+                    "--span-server",
+                    f"127.0.0.1:{port}",
+                    "--node",
+                    f"{k}/2",
+                    "--json",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+            )  # fmt: skip
+            for k in (0, 1)
+        ]
+        outputs = [m.communicate(timeout=180) for m in machines]
+    finally:
+        server.terminate()
+        server.wait()
+    assert [m.returncode for m in machines] == [0, 0], outputs
+    first, second = (json.loads(out) for out, _ in outputs)
+    assert first["version"] == second["version"] and first["nodes"] == 2
+    registered = [p for p in Store(db).policies(example_cfg.name) if p.version == first["version"]]
+    assert [p.path for p in registered] == [first["path"]]  # by the machine with node 0
     rows, _ = simulate_logs(example_cfg, 200, seed=9)
-    first, second = (VWPolicy.load(results[n]["path"]) for n in (0, 1))
-    np.testing.assert_allclose(distributions(first, rows), distributions(second, rows), atol=1e-9)
+    models = [VWPolicy.load(info["path"]) for info in (first, second)]
+    np.testing.assert_allclose(distributions(models[0], rows), distributions(models[1], rows))
 
 
 @pytest.mark.parametrize(
