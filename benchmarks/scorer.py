@@ -22,8 +22,8 @@ TF-IDF + logistic regression, pooled on clicks and non-clicks as the previous sc
 pairwise on the significant pairs of the training tests (the stronger of the two is the
 baseline to beat). Then the time to fit on every headline and to predict 1,000 new ones.
 
-Run: ``.venv/bin/python benchmarks/scorer.py [DATA] [--seeds 3]``. Prints numbers; asserts
-nothing.
+Run: ``.venv/bin/python benchmarks/scorer.py [DATA] [--seeds 3] [--no-timing | --no-cv]``.
+Prints numbers; asserts nothing.
 """
 
 from __future__ import annotations
@@ -273,7 +273,8 @@ def timing(data: Data) -> None:
         f"fitted on all: temperature {scorer.temperature:.2f}, copy sd "
         f"{np.sqrt(scorer.copy_var):.3f}, unexplained sd {np.sqrt(scorer.residual_var):.3f} "
         f"(held-out explained variance {scorer.explained_variance:.3f}), pooled level "
-        f"{scorer.pooled_level():.4f}, between-test sd of log level {np.sqrt(scorer.level_var):.3f}"
+        f"{scorer.pooled_level():.4f}, sd of a new test's log level around its prediction "
+        f"{np.sqrt(scorer.level_var):.3f}"
     )
     level = scorer.pooled_level()
     for lv, name in [(level, "the level known"), (None, "a new test, level unknown")]:
@@ -291,6 +292,7 @@ def main() -> None:
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--no-timing", action="store_true", help="Skip the fit/predict times.")
+    parser.add_argument("--no-cv", action="store_true", help="Only the fit/predict times.")
     args = parser.parse_args()
     if not args.data.is_file():
         parser.error(f"{args.data}: no such file; give the path of upworthy-headline-tests.csv")
@@ -302,8 +304,9 @@ def main() -> None:
     )
     if not args.no_timing:
         timing(data)
-    print()
-    table(cross_validate(data, args.seeds))
+    if not args.no_cv:
+        print()
+        table(cross_validate(data, args.seeds))
 
 
 if __name__ == "__main__":

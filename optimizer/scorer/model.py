@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from optimizer.filter.embed import Embedder
 from optimizer.scorer.clogit import (
@@ -152,6 +153,14 @@ class CreativeScorer:
         for g, k in zip(group, c, strict=True):
             totals[g] = totals.get(g, 0.0) + k
         weighted = c / (1 + np.array([totals[g] for g in group]) / GROUP_CLICKS)
+        # small matrix-vector products: one BLAS thread is faster (2.2 s instead of 21 s on
+        # two busy cores for the 2,772 Upworthy headlines, embeddings cached)
+        with threadpool_limits(1, user_api="blas"):
+            self._fit_arrays(rows, x, segs, group, c, weighted, n)
+        return self
+
+    def _fit_arrays(self, rows, x, segs, group, c, weighted, n) -> None:
+        """Penalty, weights, temperature, group levels, variances and the level model."""
         held_out = self._choose_l2(rows, x, segs, group, weighted, n)
         self._fit_weights(x, segs, group, weighted, n)
         if held_out is not None and c.sum() > 0:
@@ -162,7 +171,6 @@ class CreativeScorer:
         oof = self.temperature * held_out if held_out is not None else np.zeros(len(rows))
         self.residual_var = min(copy_variance(group, c, n, oof), self.copy_var)
         self._fit_level_model(x, group)
-        return self
 
     def _fit_level_model(self, x: np.ndarray, group: np.ndarray) -> None:
         """The level of a new group from the mean features of its creatives, when there are
