@@ -127,7 +127,8 @@ def measure(db: Path, what: str, n: int, workers: int = 1) -> float:
     print(
         f"  {what}: {n:,} events in {wall:.1f} s = {n / wall:,.0f} events/s "
         f"({n / (cpu + worker_cpu):,.0f} per CPU second: {cpu:.1f} s here, {worker_cpu:.1f} s "
-        f"in VW workers); peak memory {peak:,.0f} MB here, {worker_peak:,.0f} MB in a worker"
+        f"in VW workers); peak memory {peak:,.0f} MB here, {worker_peak:,.0f} MB in a worker; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     return n / wall
 
