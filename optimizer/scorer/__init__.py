@@ -43,4 +43,5 @@ __all__ = [
     "pairwise_accuracy",
     "predict_file",
     "save_scorer",
+    "scorer_version",
 ]

@@ -165,25 +165,30 @@ def fit_and_register(
     return result
 
 
+def scorer_version(store: Any, version: str) -> CreativeScorer:
+    """The registered scorer ``version`` (of any campaign), loaded safely."""
+    row = store.policy(version)
+    if row.kind != "scorer":
+        raise OptimizerError(
+            f"version {version!r} is a {row.kind} policy of campaign {row.campaign!r}, not a "
+            "scorer; fit one with `scorer fit`"
+        )
+    return load_scorer(Path(row.path))
+
+
 def latest_scorer(store: Any, campaign: str, version: str | None = None) -> CreativeScorer:
     """The campaign's scorer ``version`` (default: the latest registered), loaded safely."""
     if version is not None:
         row = store.policy(version)
-        if row.kind != "scorer" or row.campaign != campaign:
+        if row.campaign != campaign:
             raise OptimizerError(
-                f"version {version!r} is a {row.kind} of campaign {row.campaign!r}, not a "
-                f"scorer of {campaign!r}; list versions with `campaign show`"
+                f"scorer {version!r} belongs to campaign {row.campaign!r}, not {campaign!r}"
             )
-        return load_scorer(Path(row.path))
+        return scorer_version(store, version)
     rows = [p for p in store.policies(campaign) if p.kind == "scorer"]
     if not rows:
         raise OptimizerError(f"no scorer for campaign {campaign!r}; run `scorer fit` first")
     return load_scorer(Path(rows[-1].path))
-
-
-def scorer_version(store: Any, version: str) -> CreativeScorer:
-    """The scorer registered as ``version``, whatever its campaign (``simulate --scorer``)."""
-    return latest_scorer(store, store.policy(version).campaign, version)
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,10 @@ from optimizer.scorer import (
     latest_scorer,
     outcomes_from_store,
     predict_file,
+    scorer_version,
 )
 from optimizer.store import Store
+from optimizer.store.models import PolicyRow
 from tests.scorer.synthetic import ad_group_table
 
 
@@ -55,9 +57,25 @@ def test_fit_learns_from_reports_with_ad_groups_and_registers_a_safe_file(store,
     [row] = [p for p in store.policies("stride-spring") if p.kind == "scorer"]
     assert row.version == result.version and row.metrics["outcomes"] == 96
     loaded = latest_scorer(store, "stride-spring")
+    by_version = scorer_version(store, result.version)
     fitted = CreativeScorer().fit(outcomes)
     texts = [o.headline for o in table[:4]]
     assert np.allclose(loaded.predict("", texts), fitted.predict("", texts))
+    assert np.allclose(by_version.predict("", texts), fitted.predict("", texts))
+    with pytest.raises(OptimizerError, match=f"scorer '{result.version}' belongs to campaign"):
+        latest_scorer(store, "other", result.version)
+
+
+def test_a_version_that_is_not_a_scorer_is_refused(store, tmp_path):
+    store.save_policy(
+        PolicyRow(version="vw-1", campaign="stride-spring", kind="vw", path="x", source="logs")
+    )
+    with pytest.raises(
+        OptimizerError, match="'vw-1' is a vw policy of campaign 'stride-spring', not a scorer"
+    ):
+        scorer_version(store, "vw-1")
+    with pytest.raises(OptimizerError, match="no stored policy 'nope'"):
+        scorer_version(store, "nope")
 
 
 def test_a_report_without_ad_groups_learns_within_segments(store, tmp_path):
