@@ -222,7 +222,11 @@ def learn_events(
     size = sum(len(range(n, len(events), total)) for n in nodes)
     bar = progress("learning from logs", size) if progress else None
     with contextlib.ExitStack() as stack:
-        spare = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vw-nodes-")))
+        # the other local nodes' models (the same model) are dropped; beside ``model`` so
+        # that moving them into place stays on one file system
+        spare = Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix=".nodes-", dir=model.parent))
+        )
         if total == 1:
             cluster = None
         elif seat is None:
