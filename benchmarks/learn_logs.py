@@ -81,7 +81,8 @@ def _run(db: str, what: str, n: int, workers: int, results) -> None:
     from optimizer.store import Store
 
     store, name = Store(f"sqlite:///{db}"), load_config(EXAMPLE).name
-    folder = Path(tempfile.mkdtemp(prefix="learn-bench-"))
+    scratch = tempfile.TemporaryDirectory(prefix="learn-bench-")
+    folder = Path(scratch.name)
     watch = WorkerPeak()
     if what == "command":
         share = 1.0 - min(n / len(closed_events(store, name).events), 1.0)
@@ -105,6 +106,7 @@ def _run(db: str, what: str, n: int, workers: int, results) -> None:
     wall, after = time.perf_counter() - wall, _usage()
     watch.done.set()
     watch.join()
+    scratch.cleanup()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     results.put((n, wall, after[0] - before[0], after[1] - before[1], peak, watch.peak))
 
