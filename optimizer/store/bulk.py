@@ -3,6 +3,9 @@ a key check on other backends (run inside a serialised write transaction there).
 
 from __future__ import annotations
 
+import functools
+import itertools
+import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -67,30 +70,49 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
     return len(insert_new(conn, table, rows))
 
 
-# -- SQLite: the DB-API connection directly (executemany with named parameters) -------------
+# -- SQLite: the DB-API connection directly (multi-row INSERTs of packed rows) ----------------
+ROWS_PER_INSERT = 1_000  # rows per INSERT statement (fewer when the variable limit is lower)
+
+
 def _dbapi(conn: Connection):
     return conn.connection.dbapi_connection
 
 
-def sqlite_insert_count(
-    conn: Connection, table: Table, rows: Sequence[dict], names: dict[str, str] | None = None
-) -> int:
-    """Insert ``rows`` (dicts) with ``INSERT ... ON CONFLICT DO NOTHING``; returns how many
-    were inserted. ``names`` maps a column to the row key holding its stored form (e.g.
-    ``timestamp`` -> ``timestamp_text``); values must be what SQLite stores."""
+@functools.lru_cache(maxsize=64)
+def _values_sql(table: str, columns: tuple[str, ...], rows: int) -> str:
+    one = "(" + ", ".join("?" * len(columns)) + ")"
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    values = ", ".join([one] * rows)
+    return f'INSERT INTO "{table}" ({quoted}) VALUES {values} ON CONFLICT DO NOTHING'
+
+
+def _rows_per_insert(dbapi, width: int) -> int:
+    try:
+        limit = dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    except AttributeError:  # Python < 3.11
+        limit = 999
+    return max(1, min(ROWS_PER_INSERT, limit // width))
+
+
+def sqlite_insert_rows(conn: Connection, table: Table, rows: Sequence[tuple]) -> int:
+    """Insert packed rows (tuples in table column order, values as SQLite stores them)
+    with multi-row ``INSERT ... ON CONFLICT DO NOTHING``; returns how many were inserted."""
     if not rows:
         return 0
-    names = names or {}
-    columns = [c.name for c in table.columns]
-    params = ", ".join(f":{names.get(c, c)}" for c in columns)
-    quoted = ", ".join(f'"{c}"' for c in columns)
-    sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({params}) ON CONFLICT DO NOTHING'
-    cursor = _dbapi(conn).cursor()
+    columns = tuple(c.name for c in table.columns)
+    dbapi = _dbapi(conn)
+    per = _rows_per_insert(dbapi, len(columns))
+    cursor = dbapi.cursor()
+    inserted = 0
     try:
-        cursor.executemany(sql, rows)
-        return cursor.rowcount
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            sql = _values_sql(table.name, columns, len(chunk))
+            cursor.execute(sql, list(itertools.chain.from_iterable(chunk)))
+            inserted += cursor.rowcount
     finally:
         cursor.close()
+    return inserted
 
 
 def sqlite_digests(
@@ -117,16 +139,13 @@ def sqlite_digests(
 
 
 # -- PostgreSQL: COPY into a temporary table, then one INSERT ... SELECT ---------------------
-def pg_insert_new(
-    conn: Connection, table: Table, rows: Sequence[dict], names: dict[str, str] | None = None
-) -> set[tuple]:
-    """Insert ``rows`` skipping stored keys (the first of equal keys in ``rows`` wins);
-    returns the primary keys inserted. The rows are copied (``COPY``) into a temporary
-    table, emptied at commit, and inserted with one ``INSERT ... SELECT ... ON CONFLICT DO
-    NOTHING RETURNING``."""
+def pg_insert_rows(conn: Connection, table: Table, rows: Sequence[tuple]) -> set[tuple]:
+    """Insert packed rows (tuples in table column order) skipping stored keys (the first of
+    equal keys in ``rows`` wins); returns the primary keys inserted. The rows are copied
+    (``COPY``) into a temporary table, emptied at commit, and inserted with one ``INSERT
+    ... SELECT ... ON CONFLICT DO NOTHING RETURNING``."""
     if not rows:
         return set()
-    names = names or {}
     columns = [c.name for c in table.columns]
     keys = [c.name for c in table.primary_key.columns]
     quoted = ", ".join(f'"{c}"' for c in columns)
@@ -138,9 +157,8 @@ def pg_insert_new(
             "ON COMMIT DELETE ROWS"
         )
         with cursor.copy(f"COPY {temp} ({quoted}, _n) FROM STDIN") as copy:
-            fields = [names.get(c, c) for c in columns]
             for n, row in enumerate(rows):
-                copy.write_row([row[f] for f in fields] + [n])
+                copy.write_row((*row, n))
         cursor.execute(
             f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} FROM {temp} ORDER BY _n '
             "ON CONFLICT DO NOTHING RETURNING " + ", ".join(f'"{k}"' for k in keys)

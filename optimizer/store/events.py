@@ -5,11 +5,16 @@ with the same content digest is an identical re-send: a no-op, counted as a dupl
 row whose key is stored with different content is a conflicting duplicate: the input row it
 came from is not stored at all (none of its parts) and is quarantined with the field that
 differs, in the same transaction. Candidate lists are stored once in ``candidate_set``.
+
+Rows travel packed: tuples in table column order holding what the database stores
+(``rows.packer``), so that a batch is inserted with a few multi-row statements (SQLite) or
+one ``COPY`` per table (PostgreSQL), and stored digests are read only when a batch stored
+fewer rows than it had.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +26,8 @@ from optimizer.store.bulk import (
     digests,
     insert_ignore,
     insert_new,
-    pg_insert_new,
-    sqlite_insert_count,
+    pg_insert_rows,
+    sqlite_insert_rows,
 )
 from optimizer.store.engine import EVENTS_LOCK, write_transaction
 from optimizer.store.models import (
@@ -32,7 +37,14 @@ from optimizer.store.models import (
     ReportRow,
     RewardRow,
 )
-from optimizer.store.rows import DECISION_CONTENT, REPORT_CONTENT, REPORT_KEY, REWARD_CONTENT
+from optimizer.store.rows import (
+    DECISION_CONTENT,
+    REPORT_CONTENT,
+    REPORT_KEY,
+    REWARD_CONTENT,
+    packer,
+    unpack,
+)
 
 DECISION = DecisionRow.__table__  # type: ignore[attr-defined]
 REWARD = RewardRow.__table__  # type: ignore[attr-defined]
@@ -49,6 +61,15 @@ class Kind:
     key: tuple[str, ...]
     content: tuple[str, ...]
     describe: Callable[[dict], str]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.table.columns)
+
+    def key_of(self) -> Callable[[tuple], tuple]:
+        """The key of a packed row."""
+        at = [self.columns.index(k) for k in self.key]
+        return lambda row: tuple(row[i] for i in at)
 
 
 DECISIONS = Kind(DECISION, ("event_id",), DECISION_CONTENT, lambda r: f"event {r['event_id']!r}")
@@ -68,6 +89,8 @@ REPORTS = Kind(
     ),
 )
 KINDS = (DECISIONS, REWARDS, REPORTS)
+NAMES = ("decisions", "rewards", "reports")
+PACK = tuple(packer(kind.columns) for kind in KINDS)
 
 
 @dataclass
@@ -75,12 +98,16 @@ class EventBatch:
     """Rows from one chunk of input, written in one transaction.
 
     ``add(source, ...)`` adds the parts of one input row (a decision and its joined reward,
-    or a report row); they are stored together or not at all. ``conflict_row(source,
-    reason)`` makes the quarantine row of an input row that turns out to conflict.
+    or a report row, as ``rows`` builds them); they are stored together or not at all.
+    ``rows[k]`` holds packed rows of ``KINDS[k]`` (``extend`` adds rows packed already)
+    and ``sources[k]`` the input row of each; ``sets`` the candidate lists the decisions
+    name. ``conflict_row(source, reason)`` makes the quarantine row of an input row that
+    turns out to conflict.
     """
 
     rows: tuple[list, list, list] = field(default_factory=lambda: ([], [], []))
     sources: tuple[list, list, list] = field(default_factory=lambda: ([], [], []))
+    sets: dict[str, Sequence[str]] = field(default_factory=dict)
     quarantine: list[dict] = field(default_factory=list)
     conflict_row: Callable[[int, str], dict] | None = None
 
@@ -93,14 +120,22 @@ class EventBatch:
     ) -> None:
         rows, sources = self.rows, self.sources
         if decision is not None:
-            rows[0].append(decision)
+            rows[0].append(PACK[0](decision))
             sources[0].append(source)
+            if decision["candidate_set_id"]:
+                self.sets[decision["candidate_set_id"]] = decision["candidates"]
         if reward is not None:
-            rows[1].append(reward)
+            rows[1].append(PACK[1](reward))
             sources[1].append(source)
         if report is not None:
-            rows[2].append(report)
+            rows[2].append(PACK[2](report))
             sources[2].append(source)
+
+    def extend(self, kind: int, rows: Sequence[tuple], sources: Sequence[int]) -> None:
+        """Add packed rows of ``KINDS[kind]``; the caller adds the candidate sets that
+        packed decisions name to ``sets``."""
+        self.rows[kind].extend(rows)
+        self.sources[kind].extend(sources)
 
     def __len__(self) -> int:
         return sum(len(r) for r in self.rows) + len(self.quarantine)
@@ -118,63 +153,43 @@ class Written:
     conflicts: dict[int, str] = field(default_factory=dict)
 
 
-def _columns(table, row: dict) -> dict:
-    return {c.name: row[c.name] for c in table.columns}
-
-
-def insert_candidate_sets(conn: Connection, decisions: Sequence[dict], known: set[str]) -> None:
-    """Store the candidate sets that ``decisions`` name, except those ``known`` to be."""
-    sets = {
-        r["candidate_set_id"]: r["candidates"]
-        for r in decisions
-        if r["candidate_set_id"] and r["candidate_set_id"] not in known
-    }
-    rows = [{"id": k, "size": len(v), "ids": list(v)} for k, v in sets.items()]
+def insert_candidate_sets(
+    conn: Connection, sets: Mapping[str, Sequence[str]], known: set[str] | frozenset[str]
+) -> None:
+    """Store the candidate sets (id -> ordered ids) not ``known`` to be stored."""
+    rows = [{"id": k, "size": len(v), "ids": list(v)} for k, v in sets.items() if k not in known]
     insert_ignore(conn, CANDIDATE_SET, rows)
 
 
-def insert_decisions(
-    conn: Connection, rows: Sequence[dict], known_sets: set[str] | frozenset[str] = frozenset()
-) -> set[tuple]:
-    """Insert decision rows (from ``rows.decision_row``) and the candidate sets they name
-    (except ``known_sets``, known to be stored), in ``conn``'s transaction, skipping event
-    ids already stored; returns the keys ``(event_id,)`` inserted."""
-    insert_candidate_sets(conn, rows, set(known_sets))
-    return insert_new(conn, DECISION, [_columns(DECISION, r) for r in rows])
-
-
-# Row keys holding the stored (SQLite) form of a column, where it differs from the value.
-STORED_AS = {"timestamp": "timestamp_text", "context": "context_json"}
-
-
-def _insert(conn: Connection, kind: Kind, live: list[tuple[int, dict]]) -> tuple[int, list]:
-    """Insert the rows, skipping stored keys: (how many were inserted, the rows that may
-    not have been: exactly those on PostgreSQL, all of them on SQLite when any was not)."""
-    rows = [r for _, r in live]
+def _insert(conn: Connection, kind: Kind, sources: list, rows: list) -> tuple[int, list]:
+    """Insert packed rows, skipping stored keys: (how many were inserted, the (source, row)
+    pairs that may not have been: exactly those on PostgreSQL, all of them on SQLite when
+    any was not)."""
     if conn.dialect.name == "sqlite":
-        inserted = sqlite_insert_count(conn, kind.table, rows, STORED_AS)
-        return inserted, (live if inserted < len(live) else [])
+        inserted = sqlite_insert_rows(conn, kind.table, rows)
+        return inserted, (list(zip(sources, rows, strict=True)) if inserted < len(rows) else [])
     if conn.dialect.name == "postgresql":
-        new = pg_insert_new(conn, kind.table, rows, {"context": "context_json"})
+        new = pg_insert_rows(conn, kind.table, rows)
     else:
-        new = insert_new(conn, kind.table, [_columns(kind.table, r) for r in rows])
-    return len(new), _not_inserted(kind, live, new)
+        new = insert_new(conn, kind.table, [unpack(kind.columns, r) for r in rows])
+    return len(new), _not_inserted(kind, list(zip(sources, rows, strict=True)), new)
 
 
-def _conflicts(conn: Connection, kind: Kind, rows: list[tuple[int, dict]]) -> dict[int, str]:
+def _conflicts(conn: Connection, kind: Kind, rows: list[tuple[int, tuple]]) -> dict[int, str]:
     """Input rows among ``rows`` whose key is stored with other content, with the reason."""
-    keys = [_key(kind, r) for _, r in rows]
+    key_of, at = kind.key_of(), kind.columns.index("digest")
+    keys = [key_of(r) for _, r in rows]
     if conn.dialect.name in ("sqlite", "postgresql"):
         stored = digests(conn, kind.table, kind.key, keys)
     else:
         stored = {k: r["digest"] for k, r in _stored(conn, kind, keys).items()}
-    clashing = [(s, r) for s, r in rows if stored.get(_key(kind, r), r["digest"]) != r["digest"]]
+    clashing = [(s, r) for s, r in rows if stored.get(key_of(r), r[at]) != r[at]]
     if not clashing:
         return {}
-    earlier = _stored(conn, kind, [_key(kind, r) for _, r in clashing])
+    earlier = _stored(conn, kind, [key_of(r) for _, r in clashing])
     return {
-        s: f"conflicting duplicate of {kind.describe(r)} stored earlier: "
-        + _difference(kind, earlier[_key(kind, r)], r)
+        s: f"conflicting duplicate of {kind.describe(unpack(kind.columns, r))} stored earlier: "
+        + _difference(kind, earlier[key_of(r)], unpack(kind.columns, r))
         for s, r in reversed(clashing)  # the first reason of an input row wins
     }
 
@@ -183,17 +198,14 @@ class _Retry(Exception):
     """Roll the transaction back and write the batch again without the conflicting rows."""
 
 
-def _key(kind: Kind, row: dict) -> tuple:
-    return tuple(row[k] for k in kind.key)
-
-
-def _not_inserted(kind: Kind, rows: list[tuple[int, dict]], new: set[tuple]) -> list:
+def _not_inserted(kind: Kind, rows: list[tuple[int, tuple]], new: set[tuple]) -> list:
     """The rows that were not inserted: of those whose key is in ``new``, only the first
     (an insert keeps the first of the same key and skips the rest)."""
+    key_of = kind.key_of()
     claimed: set[tuple] = set()
     rest = []
     for s, r in rows:
-        key = _key(kind, r)
+        key = key_of(r)
         if key in new and key not in claimed:
             claimed.add(key)
         else:
@@ -238,37 +250,32 @@ class EventWriter:
         while True:
             try:
                 with write_transaction(self.engine, EVENTS_LOCK) as conn:
-                    written, sets = self._attempt(conn, batch, bad)
+                    written = self._attempt(conn, batch, bad)
                     if batch.conflict_row is not None:
                         rows = [batch.conflict_row(s, r) for s, r in sorted(bad.items())]
                         insert_ignore(conn, QUARANTINE, rows)
                     insert_ignore(conn, QUARANTINE, batch.quarantine)
             except _Retry:
                 continue
-            self._sets |= sets
+            self._sets.update(batch.sets)
             written.conflicts = bad
             return written
 
-    def _attempt(
-        self, conn: Connection, batch: EventBatch, bad: dict[int, str]
-    ) -> tuple[Written, set[str]]:
+    def _attempt(self, conn: Connection, batch: EventBatch, bad: dict[int, str]) -> Written:
         written = Written()
-        pairs = zip(batch.sources[0], batch.rows[0], strict=True)
-        sets = {r["candidate_set_id"] for s, r in pairs if s not in bad and r["candidate_set_id"]}
-        live = [r for s, r in zip(batch.sources[0], batch.rows[0], strict=True) if s not in bad]
-        insert_candidate_sets(conn, live, self._sets)
+        insert_candidate_sets(conn, batch.sets, self._sets)
         found: dict[int, str] = {}
-        for kind, rows, sources, name in zip(
-            KINDS, batch.rows, batch.sources, ("decisions", "rewards", "reports"), strict=True
-        ):
-            live = [(s, r) for s, r in zip(sources, rows, strict=True) if s not in bad]
-            inserted, rest = _insert(conn, kind, live)
+        for kind, rows, sources, name in zip(KINDS, batch.rows, batch.sources, NAMES, strict=True):
+            if bad:
+                pairs = [(s, r) for s, r in zip(sources, rows, strict=True) if s not in bad]
+                sources, rows = [s for s, _ in pairs], [r for _, r in pairs]
+            inserted, rest = _insert(conn, kind, sources, rows)
             setattr(written, name, inserted)
             conflicts = _conflicts(conn, kind, rest) if rest else {}
-            written.duplicates += len(live) - inserted - len(conflicts)
+            written.duplicates += len(rows) - inserted - len(conflicts)
             for s, reason in conflicts.items():
                 found.setdefault(s, reason)
         if found:
             bad.update(found)
             raise _Retry
-        return written, sets
+        return written

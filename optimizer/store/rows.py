@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from optimizer.records import Creative, Decision, Feedback
-from optimizer.store.models import CreativeRow, utcnow
+from optimizer.store.models import CreativeRow, DecisionRow, ReportRow, RewardRow, utcnow
 
 # Fields shared by a Creative record and its CreativeRow (besides lineage).
 CREATIVE_FIELDS = (
@@ -55,6 +56,31 @@ DECISION_CONTENT = (
 REWARD_CONTENT = ("timestamp", "value")
 REPORT_KEY = ("campaign", "segment", "creative_id", "date", "ad_group")
 REPORT_CONTENT = ("headline", "body", "impressions", "clicks", "conversions")
+
+# The columns of each event table, in table order: a packed row is a tuple of these.
+DECISION_COLUMNS = tuple(c.name for c in DecisionRow.__table__.columns)  # type: ignore[attr-defined]
+REWARD_COLUMNS = tuple(c.name for c in RewardRow.__table__.columns)  # type: ignore[attr-defined]
+REPORT_COLUMNS = tuple(c.name for c in ReportRow.__table__.columns)  # type: ignore[attr-defined]
+# Row keys holding the stored form of a column (the text SQLite keeps, which a COPY to
+# PostgreSQL reads as well), where it differs from the value.
+STORED_AS = {"timestamp": "timestamp_text", "context": "context_json"}
+
+
+def packer(columns: Sequence[str]) -> Callable[[dict], tuple]:
+    """A function packing a row (from the builders below) into a tuple of ``columns`` in
+    their stored form (``STORED_AS``)."""
+    return operator.itemgetter(*(STORED_AS.get(c, c) for c in columns))
+
+
+def unpack(columns: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
+    """The values of a packed row by column (aware UTC timestamps, context dicts), as
+    SQLAlchemy reads them back."""
+    out = dict(zip(columns, row, strict=True))
+    if "timestamp" in out and isinstance(out["timestamp"], str):
+        out["timestamp"] = datetime.fromisoformat(out["timestamp"]).replace(tzinfo=UTC)
+    if "context" in out and isinstance(out["context"], str):
+        out["context"] = orjson.loads(out["context"])
+    return out
 
 
 def utc(ts: datetime) -> datetime:
