@@ -22,18 +22,25 @@ Formats (see README, "Log formats", and ``examples/``):
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from optimizer.errors import InputError
 from optimizer.identity import file_digest
+from optimizer.observe.blocks import CHUNKS, raws
 from optimizer.observe.fastpath import FastEvents
+from optimizer.observe.prepare import prepare_file
 from optimizer.observe.readers import READERS, detect, estimate_rows
 from optimizer.observe.validate import BadRow, CampaignFacts, Validator
+from optimizer.observe.worker import no_cycle_collection, prepared_elsewhere
 from optimizer.observe.writer import BatchWriter, Tally
 
-BATCH = 5_000  # input rows per transaction
+BATCH = 10_000  # input rows per chunk and transaction
+WORKER_BYTES = 16 << 20  # files from this size are prepared in a second process
 
 Progress = Callable[[str, int], Callable[[int], None]]
 
@@ -87,6 +94,17 @@ def _parser(validator: Validator, fmt: str) -> Callable[[dict], tuple]:
     return lambda row: (*event(row), None)
 
 
+def stored_campaigns(store) -> dict[str, CampaignFacts]:
+    """What rows of each stored campaign are checked against."""
+    return {
+        c.name: CampaignFacts(
+            frozenset(s.name for s in store.segments(c.name)),
+            frozenset(store.creative_ids(c.name)),
+        )
+        for c in store.campaigns()
+    }
+
+
 def ingest_file(
     store,  # optimizer.store.Store
     path: str | Path,
@@ -94,22 +112,60 @@ def ingest_file(
     campaign: str | None = None,
     progress: Progress | None = None,
     fast: bool = True,
+    worker: bool | None = None,
 ) -> IngestReport:
     """Ingest one file into ``store``; returns the counts (see ``IngestReport``).
 
-    ``fast=False`` takes every row through the full validation and writes each batch
-    before reading on (the same rows stored; the baseline of ``benchmarks/offline.py``).
+    Event files (JSONL, CSV, Parquet) are checked a chunk of columns at a time
+    (``prepare.py``), in a second process (``worker.py``) when ``worker`` (default: for
+    files of ``WORKER_BYTES`` or more on a machine with several cores), while this process
+    writes. ``fast=False`` takes every row through the full validation and writes each
+    batch before reading on (the same rows stored; the baseline of
+    ``benchmarks/ingest_logs.py``), as DSJSON and reports always are.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file; check the path")
     fmt = detect(path, fmt)
+    advance = progress(f"ingesting {path.name}", estimate_rows(path, fmt)) if progress else None
+    if fast and fmt in CHUNKS:
+        if worker is None:
+            worker = path.stat().st_size >= WORKER_BYTES and (os.cpu_count() or 1) > 1
+        tally = _ingest_chunks(store, path, fmt, campaign, advance, worker)
+    else:
+        tally = _ingest_rows(store, path, fmt, campaign, advance, fast)
+    return IngestReport(file=str(path), format=fmt, **asdict(tally))
+
+
+def _ingest_chunks(store, path: Path, fmt: str, campaign, advance, worker: bool) -> Tally:
+    facts = stored_campaigns(store)
+    with ThreadPoolExecutor(1) as pool:  # the file's digest, while the rows are read
+        digest = pool.submit(file_digest, path)
+        tally = Tally()  # rows read and rows found bad here; the writer counts what it stores
+        writer = BatchWriter(store, str(path), digest)
+        chunks = (prepared_elsewhere if worker else prepare_file)(path, fmt, facts, campaign, BATCH)
+        try:
+            with no_cycle_collection():
+                for prepared, span in chunks:
+                    writer.put(prepared, tally, functools.partial(raws, path, fmt, span))
+                    if advance is not None:
+                        advance(prepared.read)
+                writer.close()
+        except BaseException:
+            writer.abandon()
+            raise
+        finally:
+            chunks.close()
+    tally.merge(writer.tally)
+    return tally
+
+
+def _ingest_rows(store, path: Path, fmt: str, campaign, advance, fast: bool) -> Tally:
     facts = campaign_facts(store)
     validator = Validator(facts, campaign, fast=FastEvents(facts, campaign).event if fast else None)
     parse = _parser(validator, fmt)
     tally = Tally()  # rows read and rows found bad here; the writer counts what it stores
     writer = BatchWriter(store, str(path), file_digest(path), background=fast)
-    advance = progress(f"ingesting {path.name}", estimate_rows(path, fmt)) if progress else None
     pending = 0
     try:
         for line, row, raw, problem in READERS[fmt](path):
@@ -125,9 +181,9 @@ def ingest_file(
             if pending >= BATCH:
                 writer.flush()
                 tally.read += pending
-                pending = 0
                 if advance is not None:
-                    advance(BATCH)
+                    advance(pending)
+                pending = 0
         tally.read += pending
         writer.close()
     except BaseException:
@@ -136,4 +192,4 @@ def ingest_file(
     if advance is not None:
         advance(pending)
     tally.merge(writer.tally)
-    return IngestReport(file=str(path), format=fmt, **asdict(tally))
+    return tally

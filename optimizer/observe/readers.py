@@ -64,17 +64,22 @@ def read_csv(path: Path) -> Iterator[Record]:
         header = next(reader, None)
         if header is None:
             return
-        width = len(header)
-        for values in reader:
-            if not values:  # a blank line
-                continue
-            line = reader.line_num
-            if len(values) > width:
-                yield line, None, values, "more fields than the header has"
-            elif not all(map(str.isascii, values)) and not _utf8(values):
-                yield line, None, values, "invalid UTF-8 bytes in the row"
-            else:
-                yield line, {k: v for k, v in zip(header, values, strict=False) if v}, values, None
+        yield from csv_records(reader, header)
+
+
+def csv_records(reader, header: list[str], before: int = 0) -> Iterator[Record]:
+    """The records of a ``csv.reader`` whose lines follow line ``before`` of the file."""
+    width = len(header)
+    for values in reader:
+        if not values:  # a blank line
+            continue
+        line = before + reader.line_num
+        if len(values) > width:
+            yield line, None, values, "more fields than the header has"
+        elif not all(map(str.isascii, values)) and not _utf8(values):
+            yield line, None, values, "invalid UTF-8 bytes in the row"
+        else:
+            yield line, {k: v for k, v in zip(header, values, strict=False) if v}, values, None
 
 
 def _utf8(values: list[str]) -> bool:

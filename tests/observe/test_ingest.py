@@ -227,7 +227,7 @@ def test_a_row_the_database_refuses_is_quarantined_alone(tmp_path, store, monkey
     real = store.write_events
 
     def refuses_p4(batch):
-        if any(r["event_id"] == "p4" for r in batch.rows[0]):
+        if any(r[0] == "p4" for r in batch.rows[0]):  # packed: the event id first
             raise DataError("INSERT ...", {}, ValueError("value out of range"))
         return real(batch)
 
