@@ -1,14 +1,16 @@
 """Ingestion throughput: JSONL, CSV and Parquet logs into a fresh SQLite file.
 
-Each run is a fresh process (its peak memory is its own): the default path (fast checks,
-background writer) on all N events, then on the first ``--baseline-events`` events both
-the default path and the baseline measured in the same run: every row through the full
-validation, each batch written before reading on (``ingest_file(fast=False)``). Then a
-re-ingest of the whole file, which must store nothing. Prints rows/s (wall and per CPU
-second), the ratio to the baseline and the peak resident memory; asserts nothing.
+Each run is a fresh process (its peak memory is its own): the default path (rows checked a
+chunk of columns at a time in a worker process while this one writes) on all N events, then
+on the first ``--baseline-events`` events both the default path and the baseline measured
+in the same run: every row through the full validation, each batch written before reading
+on (``ingest_file(fast=False)``). Then a re-ingest of the whole file, which must store
+nothing. Prints rows/s (wall, and per CPU second of the ingesting process and its worker
+together), the ratio to the baseline, the peak resident memory of each process, and the
+machine's load average (the machine may be shared); asserts nothing.
 
 Run alone: ``.venv/bin/python benchmarks/ingest_logs.py [--events 1000000]
-[--baseline-events 100000]`` (``benchmarks/offline.py`` runs it too).
+[--baseline-events 100000] [--logs FOLDER]`` (``benchmarks/offline.py`` runs it too).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import csv
 import json
 import multiprocessing
+import os
 import resource
 import sys
 import tempfile
@@ -31,8 +34,11 @@ BROKEN = '{"event_id": "broken", "timestamp":\n'
 
 
 def _cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
+    """CPU seconds of this process and of its children that ended (the ingest's worker)."""
+    own, children = (
+        resource.getrusage(r) for r in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def write_logs(folder: Path, n: int) -> dict[str, Path]:
@@ -79,13 +85,13 @@ def write_logs(folder: Path, n: int) -> dict[str, Path]:
     return paths
 
 
-def head(paths: dict[str, Path], k: int) -> dict[str, Path]:
-    """The first ``k`` events of each file."""
+def head(paths: dict[str, Path], k: int, folder: Path) -> dict[str, Path]:
+    """The first ``k`` events of each file, written in ``folder``."""
     import pyarrow.parquet as pq
 
     out = {}
     for fmt, path in paths.items():
-        short = path.with_name(f"head-{k}{path.suffix}")
+        short = folder / f"head-{k}{path.suffix}"
         if fmt == "Parquet":
             pq.write_table(pq.read_table(path).slice(0, k), short)
         else:
@@ -109,13 +115,14 @@ def _run(path: str, db: str, fast: bool, again: bool, results) -> None:
     wall, cpu = time.perf_counter(), _cpu()
     report = ingest_file(store, path, fast=fast)
     wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # 0: none
     redo = None
     if again:
         t0 = time.perf_counter()
         second = ingest_file(store, path)
         redo = (time.perf_counter() - t0, second.stored, second.duplicates, second.quarantined)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    results.put((report.as_dict(), wall, cpu, peak, redo))
+    results.put((report.as_dict(), wall, cpu, (peak, worker), redo, os.getloadavg()[0]))
 
 
 def measure(path: Path, db: Path, fast: bool = True, again: bool = False) -> tuple:
@@ -129,19 +136,20 @@ def measure(path: Path, db: Path, fast: bool = True, again: bool = False) -> tup
 
 
 def _line(label: str, result: tuple) -> float:
-    report, wall, cpu, peak, _ = result
+    report, wall, cpu, (peak, worker), _, load = result
     rate = report["read"] / wall
+    memory = f"{peak:,.0f} MB" + (f" + worker {worker:,.0f} MB" if worker else "")
     print(
         f"  {label}: {report['read']:,} rows in {wall:.1f} s = {rate:,.0f} rows/s "
-        f"({report['read'] / cpu:,.0f} per CPU second), peak memory {peak:,.0f} MB; "
+        f"({report['read'] / cpu:,.0f} per CPU second), peak memory {memory}; "
         f"stored {report['decisions']:,} decisions + {report['rewards']:,} rewards, "
-        f"quarantined {report['quarantined']:,}"
+        f"quarantined {report['quarantined']:,}; load average {load:.1f}"
     )
     return rate
 
 
 def ingest_benchmark(folder: Path, paths: dict[str, Path], baseline_events: int) -> None:
-    short = head(paths, baseline_events)
+    short = head(paths, baseline_events, folder)
     for fmt, path in paths.items():
         print(f"ingest {fmt}:")
         full = measure(path, folder / f"{fmt.lower()}.db", again=True)
@@ -159,16 +167,36 @@ def ingest_benchmark(folder: Path, paths: dict[str, Path], baseline_events: int)
         print(f"  default path / baseline: {fast / slow:.2f}x")
 
 
+def logs(folder: Path, n: int, keep: Path | None) -> dict[str, Path]:
+    """The logs of ``n`` events: those in ``keep`` when it has them (of the same size),
+    else written there (or in ``folder``)."""
+    import pyarrow.parquet as pq
+
+    where = keep or folder
+    paths = {"JSONL": where / "log.jsonl", "CSV": where / "log.csv"}
+    paths["Parquet"] = where / "log.parquet"
+    if keep and all(p.is_file() for p in paths.values()):
+        if pq.ParquetFile(paths["Parquet"]).metadata.num_rows == n:
+            print(f"reusing the logs in {keep}")
+            return paths
+    where.mkdir(parents=True, exist_ok=True)
+    return write_logs(where, n)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--baseline-events", type=int, default=100_000)
+    parser.add_argument(
+        "--logs", type=Path, help="a folder to keep the generated logs in and reuse them from"
+    )
     args = parser.parse_args()
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        paths = write_logs(folder, args.events)
+        paths = logs(folder, args.events, args.logs)
         ingest_benchmark(folder, paths, min(args.baseline_events, args.events))
 
 
