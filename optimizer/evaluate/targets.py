@@ -143,7 +143,7 @@ class StoredPolicyTarget:
         check_model_file(Path(path), name)
         try:
             self.policy = VWPolicy.load(Path(path))
-        except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
+        except (InputError, OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise _not_a_model(name, f"{path} does not load as a policy ({reason})") from None
 

@@ -95,13 +95,6 @@ def test_a_folder_or_a_model_without_its_metadata_is_refused(model, tmp_path):
     _refused(f"policy:{bare}", message)
 
 
-H7_PENDING = (
-    "VWPolicy.load still pastes the path into VW's option string (H7 passes it safely); "
-    "until then a path with a space does not load and an option in it is obeyed"
-)
-
-
-@pytest.mark.xfail(strict=False, reason=H7_PENDING)
 @pytest.mark.parametrize("name", ["with space/policy.vw", "x --readable_model leak.txt"])
 def test_a_real_model_at_a_path_with_spaces_loads_and_writes_nothing(
     model, tmp_path, monkeypatch, name

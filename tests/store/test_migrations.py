@@ -11,16 +11,19 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from optimizer.errors import OptimizerError
+from optimizer.serve import models as serve_tables
 from optimizer.store import SCHEMA_VERSION, Store
 from optimizer.store import models as tables
 from optimizer.store.schema import HEAD, REVISIONS, alembic_config
 from tests.store.test_store import event
 
 V1_SCHEMA = Path(__file__).parent / "data" / "schema_v1.sql"
+# the store's tables and the decision service's (migration 0003), whichever tests ran first
 STORE_TABLES = {
     m.__tablename__
-    for m in vars(tables).values()
-    if isinstance(m, type) and hasattr(m, "__table__") and m.__module__ == tables.__name__
+    for module in (tables, serve_tables)
+    for m in vars(module).values()
+    if isinstance(m, type) and hasattr(m, "__table__") and m.__module__ == module.__name__
 }
 
 
@@ -48,7 +51,7 @@ def test_the_models_match_the_migrated_schema(db_url):
         )
         diff = compare_metadata(context, SQLModel.metadata)
     assert diff == []
-    assert len(STORE_TABLES) == 14
+    assert len(STORE_TABLES) == 16
 
 
 def _old_database(url: str) -> None:
