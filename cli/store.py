@@ -167,10 +167,10 @@ def scorer_predict(
     "out_dir",
     type=click.Path(file_okay=False),
     required=True,
-    help="Folder for index.html and its PNG plots.",
+    help="Folder for index.html (one self-contained page).",
 )
 def report(name: str | None, config_path: str | None, db_url: str | None, out_dir: str) -> None:
-    """Write an HTML report with plots of a campaign played in rounds (opens offline)."""
+    """Write an HTML report of a campaign played in rounds or ingested (opens offline)."""
     from pathlib import Path
 
     from optimizer.report import write_report
