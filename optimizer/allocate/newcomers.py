@@ -38,6 +38,14 @@ class Newcomers:
         self.total: dict[str, int] = dict(state.get("total", {}))  # segment -> learned
         self.first: dict[str, int] = dict(state.get("first", {}))  # key -> total then
         self.shown: dict[str, int] = dict(state.get("shown", {}))  # key -> learned shown
+        # derived, for speed: ids offered and ids on trial, per segment
+        self._known: dict[str, set[str]] = {}
+        self._trial: dict[str, set[str]] = {}
+        for key, then in self.first.items():
+            segment, cid = key.split("\t", 1)
+            self._known.setdefault(segment, set()).add(cid)
+            if then >= settled and self.shown.get(key, 0) < impressions:
+                self._trial.setdefault(segment, set()).add(cid)
 
     @staticmethod
     def _key(segment: str, creative_id: str) -> str:
@@ -45,30 +53,42 @@ class Newcomers:
 
     def offered(self, segment: str, ids: Sequence[str]) -> None:
         """Note the creatives offered to ``segment`` (the first time counts)."""
+        known = self._known.setdefault(segment, set())
+        if known.issuperset(ids):
+            return
         total = self.total.get(segment, 0)
         for cid in ids:
-            self.first.setdefault(self._key(segment, cid), total)
+            if cid not in known:
+                known.add(cid)
+                self.first[self._key(segment, cid)] = total
+                if total >= self.settled and self.impressions > 0:
+                    self._trial.setdefault(segment, set()).add(cid)
 
     def learned(self, segment: str, shown: str) -> None:
         """One learned impression of creative ``shown`` in ``segment``."""
         self.total[segment] = self.total.get(segment, 0) + 1
         key = self._key(segment, shown)
-        self.shown[key] = self.shown.get(key, 0) + 1
+        self.shown[key] = n = self.shown.get(key, 0) + 1
+        if n >= self.impressions:
+            self._trial.get(segment, set()).discard(shown)
 
     def on_trial(self, segment: str, ids: Sequence[str]) -> np.ndarray:
-        total = self.total.get(segment, 0)
-        out = []
-        for cid in ids:
-            key = self._key(segment, cid)
-            joined_late = self.first.get(key, total) >= self.settled
-            out.append(joined_late and self.shown.get(key, 0) < self.impressions)
-        return np.array(out, dtype=bool)
+        """Which of ``ids`` are on trial in ``segment`` (one not offered yet would be, once
+        offered, when the segment is settled)."""
+        trial = self._trial.get(segment, set())
+        known = self._known.get(segment, set())
+        late = self.total.get(segment, 0) >= self.settled and self.impressions > 0
+        return np.array([c in trial or (late and c not in known) for c in ids], dtype=bool)
 
     def adjust(self, segment: str, ids: Sequence[str], pmf: Sequence[float]) -> np.ndarray:
         """``pmf`` with the creatives on trial lifted to ``floor`` together (shared equally),
         the others scaled down in proportion."""
         p = np.asarray(pmf, dtype=float)
-        trial = self.on_trial(segment, ids) if self.floor > 0 else np.zeros(len(p), bool)
+        if self.floor <= 0 or (
+            not self._trial.get(segment) and self._known.get(segment, set()).issuperset(ids)
+        ):
+            return p
+        trial = self.on_trial(segment, ids)
         lifted = p[trial].sum()
         if not trial.any() or trial.all() or lifted >= self.floor:
             return p

@@ -92,7 +92,7 @@ class VWPolicy:
 
     def _action(self, creative: Creative) -> str:
         hit = self._actions.get(creative.id)
-        if hit is None or hit[0] != creative.features:
+        if hit is None or (hit[0] is not creative.features and hit[0] != creative.features):
             hit = self._actions[creative.id] = (creative.features, action_line(creative))
         return hit[1]
 
