@@ -1,11 +1,13 @@
 """A campaign played in rounds: the whole loop, with the refresh stage closing it.
 
 Each round (``Campaign.play``): (1) allocate and observe M simulated impressions, (2) assess
-every creative per segment with propensity-corrected CTRs, then, with refresh on, (3) retire,
-(4) rewrite a prompt, (5) regenerate and admit replacements, (6) refresh the generator with
-LoRA, and (7) commit: the round to the store, then its checkpoint. Every round draws from its
-own random streams (seed, round), and the checkpoint holds all state, so ``resume``
-continues exactly where a killed run stopped.
+every creative per segment with propensity-corrected CTRs and credit the operators with
+their children's reward, then, with refresh on, (3) retire, (4) rewrite a prompt, (5)
+regenerate: best-of-N candidates from the operators, screened, ranked by the scorer and
+gated by the pool's posterior, (6) refresh the generator with LoRA, and (7) measure the
+round against the simulator's truth and commit it: to the store, then its checkpoint.
+Every round draws from its own random streams (seed, round), and the checkpoint holds all
+state, so ``resume`` continues exactly where a killed run stopped.
 """
 
 from __future__ import annotations
@@ -31,27 +33,23 @@ from optimizer.loop import (
 )
 from optimizer.observe import Tally
 from optimizer.pool import build_pool
-from optimizer.records import Creative, Feedback
+from optimizer.records import Feedback
 from optimizer.refresh import checkpoint
 from optimizer.refresh.assess import CreativeStats, assess_round
 from optimizer.refresh.finetune import GeneratorRefresh, refresh_generator
-from optimizer.refresh.metrics import (
-    InitialPool,
-    NewCreative,
-    RoundMetrics,
-    pool_value,
-    prompt_lines,
-    served,
-)
+from optimizer.refresh.measure import Truth, composition
+from optimizer.refresh.metrics import InitialPool, RoundMetrics, prompt_lines, served
 from optimizer.refresh.models import Models
+from optimizer.refresh.operators.bandit import arm_of, credit
 from optimizer.refresh.prompts import PromptArm
-from optimizer.refresh.regenerate import Regeneration, openings, regenerate
+from optimizer.refresh.regenerate import Regeneration, regenerate, room
 from optimizer.refresh.retire import Retirement, choose_retirements
 from optimizer.refresh.rewrite import PromptRewrite, rewrite_prompt, rewrite_segment
 from optimizer.refresh.state import State
+from optimizer.refresh.summary import measure, prompt_credit, refresh_metrics, summarise
 from optimizer.refresh.timing import Stopwatch
 from optimizer.rng import Streams
-from optimizer.summaries import RoundLine, RoundsSummary
+from optimizer.summaries import RoundsSummary
 
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
@@ -82,12 +80,17 @@ class Campaign:
         generate: bool = True,
         progress: ProgressFactory | None = None,
         models: Models | None = None,
+        create: bool = True,
     ) -> None:
+        """``generate``: let the LLM write (the initial pool's candidates, prompt rewrites,
+        the LLM operators, the generator refresh). ``create``: the refresh makes new
+        creatives; off, it only retires (the ``retire-only`` control)."""
         self.cfg, self.m, self.refresh, self.store = cfg, impressions, refresh, store
-        self.generate = generate
+        self.generate, self.create = generate, create
         self.progress = progress
         self.streams = Streams(cfg.seed)
-        self.run_id = run_key("rounds", cfg.config_hash(), cfg.seed, impressions, refresh, generate)
+        key = ("rounds", cfg.config_hash(), cfg.seed, impressions, refresh, generate)
+        self.run_id = run_key(*key) if create else run_key(*key, "retire-only")
         self.folder = Path(state_dir) / cfg.name / self.run_id
         self.models = models or Models(cfg)
         self.segments = [s.name for s in cfg.segments]
@@ -102,9 +105,9 @@ class Campaign:
             sim.restore(saved, self.streams.round(k).fresh("simulator"))
         return sim
 
-    def pool_value(self, sim, pool: dict[str, list[Creative]]) -> float:
-        """True mean CTR of a pool, on the same evaluation users every round."""
-        return pool_value(sim, pool, self.streams.fresh("evaluation"))
+    def truth(self, sim) -> Truth:
+        """True CTRs on the same evaluation users every round (to measure, never to decide)."""
+        return Truth(sim, self.streams.fresh("evaluation"))
 
     # -- start or resume -----------------------------------------------------------------------
     def start(self, resume: bool) -> tuple[State, Policy]:
@@ -124,7 +127,7 @@ class Campaign:
             store_pool(self.store, cfg, initial_batch(cfg, self.generate), creatives, verdicts)
         policy = config_policy(cfg, self.streams)
         version = self.models.backend.info.version if self.generate and cfg.prompts else None
-        value = self.pool_value(self.simulator({}, 0), pool)
+        truth = self.truth(self.simulator({}, 0))
         state = State(
             round=0,
             policy=policy.name,
@@ -135,9 +138,15 @@ class Campaign:
             prompt_stats={},
             simulator={},
             generator={"version": version, "adapter": None},
-            initial=InitialPool(value, {s: len(cs) for s, cs in pool.items()}),
+            initial=InitialPool(
+                truth.pool(pool),
+                {s: len(cs) for s, cs in pool.items()},
+                0,
+                composition(truth, pool),
+            ),
             history=[],
         )
+        state.count_made({"initial": initial_made(verdicts)})
         return state, policy
 
     # -- one round -----------------------------------------------------------------------------
@@ -152,20 +161,30 @@ class Campaign:
         with watch.stage("allocate"):
             tally, events = self.serve(sim, state, policy, streams, k)
 
-        # 2. Assess: propensity-corrected CTR per segment and creative, all rounds and this one.
+        # 2. Assess: propensity-corrected CTR per segment and creative, all rounds and this
+        # one; each operator and prompt arm is credited with its children's reward.
         with watch.stage("assess"):
             evidence = assess_round(state.stats, state.pool, events)
             state.credit_prompts((e.decision.chosen for e in events), (e.reward for e in events))
+            state.operators = credit(
+                state.creatives, state.pool, state.stats, self.cfg.refresh.min_events, state.made
+            )
             shown = served(tally, state.creatives)
             prompts = prompt_lines(state.prompts, state.prompt_stats)
             version = state.generator.get("version")  # the generator of this round's pool
 
         # 3-6. Refresh: retire, rewrite a prompt, regenerate, refresh the generator.
         done = (
-            self.refresh_pool(state, evidence, k, streams, watch) if self.refresh else Refreshed()
+            self.refresh_pool(state, policy, evidence, k, streams, watch)
+            if self.refresh
+            else Refreshed()
         )
 
-        # 7. Commit: the round to the store first, then the checkpoint.
+        # 7. Measure against the truth, then commit: the round to the store, the checkpoint.
+        with watch.stage("measure"):
+            truth = self.truth(sim)
+            measured = measure(truth, done.regeneration, state)
+            pool_true_ctr = truth.pool(state.active())
         t0 = time.perf_counter()
         state.simulator, state.round = sim.state(), k
         metrics = RoundMetrics(
@@ -174,8 +193,10 @@ class Campaign:
             assessments={s: tuple(rows) for s, rows in evidence.overall.items()},
             prompts=prompts,
             generator=version,
-            pool_true_ctr=self.pool_value(sim, state.active()),
+            pool_true_ctr=pool_true_ctr,
             pool_size=state.pool_size(),
+            operators=state.operators,
+            truth=measured,
             **refresh_metrics(done),
         )
         state.history.append(metrics)
@@ -207,7 +228,9 @@ class Campaign:
         bar = self.progress(f"round {k}: serving", self.m) if self.progress else None
         return serve(sim, state.active(), policy, serving, sink, bar), events
 
-    def refresh_pool(self, state: State, evidence, k: int, streams: Streams, watch: Stopwatch):
+    def refresh_pool(
+        self, state: State, policy: Policy, evidence, k: int, streams: Streams, watch: Stopwatch
+    ) -> Refreshed:
         """Steps 3-6 of round ``k``; changes ``state``'s pool, prompts and generator."""
         cfg, r = self.cfg, self.cfg.refresh
         # 3. Retire: confidently worse than the segment's best, fatigued, or over the pool size.
@@ -222,36 +245,35 @@ class Campaign:
                 capacity=r.pool_size,
             )
             gone = state.retire(retirements)
-        if not (self.generate and cfg.prompts):
+        if not self.create:
             return Refreshed(tuple(retirements), tuple(gone))
-        need = openings(state.pool, r.pool_size)
+        llm = self.generate and bool(cfg.prompts)
+        need = room(state.pool, r.pool_size)
         rng = streams.fresh("generate")  # one stream: the rewrite's seed, then regeneration
 
         # 4. Rewrite a prompt from one segment's evidence; retire the weakest prompts.
-        with watch.stage("prompts"):
-            segment = rewrite_segment(need, self.segments, k)
-            rewrite = rewrite_prompt(
-                self.models.backend,
-                cfg,
-                state.prompts,
-                state.prompt_stats,
-                state.creatives,
-                evidence.overall[segment],
-                segment,
-                k,
-                rng,
-            )
-            state.replace_prompts(rewrite.child, [x.prompt for x in rewrite.retired])
+        rewrite = None
+        if llm:
+            with watch.stage("prompts"):
+                rewrite = self.rewrite(state, evidence, need, k, rng)
+                state.replace_prompts(rewrite.child, [x.prompt for x in rewrite.retired])
 
-        # 5. Regenerate: fill each segment's open slots with admitted candidates.
-        regeneration = regenerate(cfg, self.models, state, need, k, rng, watch)
+        # 5. Regenerate: best-of-N candidates for each segment's room, admitted by the gate;
+        # the newcomers enter the bandit with the scorer's prior.
+        regeneration = regenerate(cfg, self.models, state, need, k, rng, watch, llm)
+        state.count_made(regeneration.plan)
         for segment, creatives in regeneration.admitted.items():
             state.admit(segment, creatives)
+        if hasattr(policy, "set_prior"):  # Thompson sampling: pseudo-counts (VW: features)
+            from optimizer.allocate.priors import BetaPrior
+
+            for (segment, cid), (a, b) in regeneration.priors.items():
+                policy.set_prior(cid, BetaPrior(a, b), segment)
 
         # 6. Refresh the generator with LoRA on the winners, every few rounds.
         with watch.stage("finetune"):
             generator = None
-            if r.finetune.enabled and k % r.finetune.every == 0:
+            if llm and r.finetune.enabled and k % r.finetune.every == 0:
                 generator = refresh_generator(
                     cfg,
                     self.models.backend,
@@ -265,6 +287,22 @@ class Campaign:
                     v = generator.version
                     state.generator = {"version": v.version, "adapter": v.adapter}
         return Refreshed(tuple(retirements), tuple(gone), rewrite, regeneration, generator)
+
+    def rewrite(self, state: State, evidence, need, k: int, rng) -> PromptRewrite:
+        """Step 4: a child of the best prompt arm (by its children's credit) written from the
+        evidence of one segment."""
+        segment = rewrite_segment(need, self.segments, k)
+        return rewrite_prompt(
+            self.models.backend,
+            self.cfg,
+            state.prompts,
+            prompt_credit(state),
+            state.creatives,
+            evidence.overall[segment],
+            segment,
+            k,
+            rng,
+        )
 
     def commit(
         self,
@@ -306,53 +344,14 @@ class Campaign:
         checkpoint.write(self.folder, state, policy)
 
 
-def refresh_metrics(done: Refreshed) -> dict:
-    """The refresh's part of a round's metrics (``RoundMetrics`` fields)."""
-    regen = done.regeneration
-    new = [
-        NewCreative(c.id, segment, c.prompt_id, c.headline, c.generator_version)
-        for segment, creatives in regen.admitted.items()
-        for c in creatives
-    ]
-    return {
-        "retirements": done.retirements,
-        "new_creatives": tuple(new),
-        "prompt_written": done.rewrite.written if done.rewrite else None,
-        "prompt_retirements": done.rewrite.retired if done.rewrite else (),
-        "gated_out": regen.gated_out,
-        "unfilled": regen.unfilled,
-        "finetune_data": done.generator.data if done.generator else None,
-        "generator_refresh": done.generator.version if done.generator else None,
-    }
-
-
-def summarise(campaign: Campaign, state: State) -> RoundsSummary:
-    lines = [RoundLine(0, state.initial.pool_true_ctr)] + [
-        RoundLine(
-            m.round,
-            m.pool_true_ctr,
-            m.served.served_ctr,
-            m.served.expected_ctr,
-            m.served.oracle_ctr,
-            m.served.uniform_ctr,
-            m.served.regret,
-        )
-        for m in state.history
-    ]
-    initial, final = state.initial.pool_true_ctr, lines[-1].pool_true_ctr
-    return RoundsSummary(
-        campaign=campaign.cfg.name,
-        run_id=campaign.run_id,
-        seed=campaign.cfg.seed,
-        refresh=campaign.refresh,
-        rounds=tuple(lines),
-        initial_pool_true_ctr=initial,
-        final_pool_true_ctr=final,
-        retirements=sum(len(m.retirements) for m in state.history),
-        new_creatives=sum(len(m.new_creatives) for m in state.history),
-        generator=state.generator.get("version"),
-        pool_lift=round(final / max(initial, 1e-12), 4),
-    )
+def initial_made(verdicts) -> dict[str, int]:
+    """Candidates of the initial pool each prompt's ``generate`` arm wrote (parsed)."""
+    made: dict[str, int] = {}
+    for v in verdicts:
+        arm = arm_of(v.creative) if v.creative is not None else None
+        if arm is not None:
+            made[arm] = made.get(arm, 0) + 1
+    return made
 
 
 def run_rounds(

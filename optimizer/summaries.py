@@ -121,6 +121,12 @@ class RoundLine:
     oracle_ctr: float | None = None
     uniform_ctr: float | None = None
     regret: float | None = None
+    # by the simulator's truth: parsed candidates before the filters and the gate, per source
+    # (operator:arm@generator) ``{count, mean_true_ctr, best_true_ctr}``; the pool's make-up
+    raw_candidates: Mapping[str, Mapping[str, Any]] | None = None
+    created_share: float | None = None
+    created_true_ctr: float | None = None
+    seed_true_ctr: float | None = None
 
     def to_json(self) -> dict:
         return {k: v for k, v in plain(self).items() if v is not None}
@@ -142,6 +148,12 @@ class RoundsSummary:
     new_creatives: int
     generator: str | None
     pool_lift: float  # final over initial pool true CTR
+    # the final pool by the simulator's truth: created creatives' share of its (segment,
+    # creative) entries, and the mean true CTR of the created and of the surviving seeds
+    created_share: float | None = None
+    created_true_ctr: float | None = None
+    seed_true_ctr: float | None = None
+    create: bool = True  # False: the retire-only control (refresh without new creatives)
 
     def to_json(self) -> dict:
         out = plain(self)

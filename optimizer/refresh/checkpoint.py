@@ -34,6 +34,8 @@ def state_to_json(state: State) -> dict:
         "prompt_stats": state.prompt_stats,
         "simulator": state.simulator,
         "generator": state.generator,
+        "operators": state.operators,
+        "made": state.made,
         "history": [state.initial.to_json()] + [m.to_json() for m in state.history],
     }
 
@@ -50,8 +52,10 @@ def state_from_json(d: dict) -> State:
         prompt_stats=d["prompt_stats"],
         simulator=d["simulator"],
         generator=d["generator"],
-        initial=InitialPool(initial["pool_true_ctr"], initial["pool_size"]),
+        initial=InitialPool.from_json(initial),
         history=[RoundMetrics.from_json(m) for m in rounds],
+        operators=d.get("operators", {}),  # checkpoints before the operator bandit: none
+        made=d.get("made", {}),
     )
 
 

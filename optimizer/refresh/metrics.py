@@ -16,19 +16,18 @@ from optimizer.observe import Tally
 from optimizer.records import Creative
 from optimizer.refresh.assess import Assessment
 from optimizer.refresh.finetune import FinetuneData, GeneratorVersion
+from optimizer.refresh.measure import Composition, Join, SourceLine, Truth, raw_by_source
 from optimizer.refresh.prompts import PromptArm
 from optimizer.refresh.retire import Retirement
 from optimizer.summaries import plain
 
-EVAL_USERS = 1_000
-
 
 def pool_value(sim, pool: Mapping[str, Sequence[Creative]], rng: np.random.Generator) -> float:
-    """True mean CTR of the active pool: a sample of ``EVAL_USERS`` users drawn with ``rng``
-    (pass a fresh ``evaluation`` stream for the same users every round), each segment's
-    active creatives equally weighted (what uniform serving of the pool would earn)."""
-    users = sim.draw_contexts(EVAL_USERS, rng)
-    return float(np.mean([sim.expected_rewards(u, pool[u.segment]).mean() for u in users]))
+    """True mean CTR of the active pool on users drawn with ``rng`` (pass a fresh
+    ``evaluation`` stream for the same users every round), each segment's active creatives
+    equally weighted (what uniform serving of the pool would earn); see
+    :class:`~optimizer.refresh.measure.Truth`."""
+    return Truth(sim, rng).pool(pool)
 
 
 @dataclass(frozen=True)
@@ -38,9 +37,56 @@ class InitialPool:
     pool_true_ctr: float
     pool_size: Mapping[str, int]
     round: int = 0
+    composition: Composition | None = None
 
     def to_json(self) -> dict:
-        return {"round": 0, "pool_true_ctr": self.pool_true_ctr, "pool_size": dict(self.pool_size)}
+        out = {"round": 0, "pool_true_ctr": self.pool_true_ctr, "pool_size": dict(self.pool_size)}
+        if self.composition is not None:
+            out["composition"] = composition_json(self.composition)
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict) -> InitialPool:
+        c = d.get("composition")
+        return cls(d["pool_true_ctr"], d["pool_size"], composition=composition_of(c))
+
+
+def composition_json(c: Composition) -> dict:
+    return {**plain(c), "created_share": c.created_share}
+
+
+def composition_of(d: dict | None) -> Composition | None:
+    if d is None:
+        return None
+    return Composition(**{k: d[k] for k in Composition.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class RoundTruth:
+    """What a round's candidates, newcomers and pool are worth by the simulator's truth
+    (:mod:`~optimizer.refresh.measure`; recorded, never read by the optimizer)."""
+
+    candidates: tuple[SourceLine, ...] = ()
+    joins: tuple[Join, ...] = ()
+    composition: Composition | None = None
+
+    def to_json(self) -> dict:
+        out = {
+            "raw_candidates": raw_by_source(self.candidates),
+            "candidates": plain(self.candidates),
+            "joins": plain(self.joins),
+        }
+        if self.composition is not None:
+            out["composition"] = composition_json(self.composition)
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict) -> RoundTruth:
+        return cls(
+            tuple(SourceLine(**x) for x in d.get("candidates", [])),
+            tuple(Join(**x) for x in d.get("joins", [])),
+            composition_of(d.get("composition")),
+        )
 
 
 @dataclass(frozen=True)
@@ -110,6 +156,8 @@ class NewCreative:
     prompt: str | None
     headline: str
     generator: str | None
+    operator: str | None = None  # the operator bandit's arm that made it
+    parents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -146,16 +194,22 @@ class RoundMetrics:
     unfilled: Mapping[str, int] = field(default_factory=dict)  # open slots left per segment
     finetune_data: FinetuneData | None = None
     generator_refresh: GeneratorVersion | None = None
+    operators: Mapping[str, Sequence[float]] = field(default_factory=dict)  # arm credit
+    plan: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # segment -> arm -> N
+    bars: Mapping[str, float] = field(default_factory=dict)  # segment -> the gate's bar
+    truth: RoundTruth | None = None
 
     def to_json(self) -> dict:
         out = {"round": self.round, **plain(self.served)}
         for name in ("assessments", "prompts", "retirements", "new_creatives", "generator"):
             out[name] = plain(getattr(self, name))
         optional = ("prompt_written", "prompt_retirements", "gated_out", "unfilled")
-        for name in (*optional, "finetune_data", "generator_refresh"):
+        for name in (*optional, "finetune_data", "generator_refresh", "operators", "plan", "bars"):
             value = getattr(self, name)
             if value is not None and value != () and value != {}:
                 out[name] = plain(value)
+        if self.truth is not None:
+            out.update(self.truth.to_json())
         out["pool_true_ctr"] = self.pool_true_ctr
         out["pool_size"] = dict(self.pool_size)
         return out
@@ -176,7 +230,10 @@ class RoundMetrics:
             pool_true_ctr=d["pool_true_ctr"],
             pool_size=d["pool_size"],
             retirements=tuple(Retirement(**r) for r in d["retirements"]),
-            new_creatives=tuple(NewCreative(**c) for c in d["new_creatives"]),
+            new_creatives=tuple(
+                NewCreative(**{**c, "parents": tuple(c.get("parents", ()))})
+                for c in d["new_creatives"]
+            ),
             prompt_written=opt("prompt_written", PromptWritten),
             prompt_retirements=tuple(
                 PromptRetirement(**r) for r in d.get("prompt_retirements", [])
@@ -185,4 +242,8 @@ class RoundMetrics:
             unfilled=d.get("unfilled", {}),
             finetune_data=opt("finetune_data", FinetuneData),
             generator_refresh=opt("generator_refresh", GeneratorVersion),
+            operators=d.get("operators", {}),
+            plan=d.get("plan", {}),
+            bars=d.get("bars", {}),
+            truth=RoundTruth.from_json(d) if "raw_candidates" in d else None,
         )

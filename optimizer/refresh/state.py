@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from optimizer.records import Creative
 from optimizer.refresh.assess import CreativeStats
@@ -27,6 +27,15 @@ class State:
     generator: dict  # {"version": ..., "adapter": folder or None}
     initial: InitialPool
     history: list[RoundMetrics]
+    # operator bandit: arm -> [wins, trials] from its children (operators.bandit.credit)
+    operators: dict[str, list[float]] = field(default_factory=dict)
+    made: dict[str, float] = field(default_factory=dict)  # arm -> candidates it was asked for
+
+    def count_made(self, plan: Mapping[str, Mapping[str, int]]) -> None:
+        """Add a round's budget (segment -> arm -> candidates) to what each arm made."""
+        for arms in plan.values():
+            for arm, n in arms.items():
+                self.made[arm] = self.made.get(arm, 0) + n
 
     def active(self) -> dict[str, list[Creative]]:
         """The serving pool: segment -> its active creatives."""

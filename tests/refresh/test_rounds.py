@@ -1,10 +1,11 @@
-"""The campaign in rounds against the simulator's ground truth (retire-only refresh: the
-LLM runs in the end-to-end test)."""
+"""The campaign in rounds against the simulator's ground truth (refresh without the LLM:
+retirement and recombination; the LLM runs in the end-to-end test)."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from optimizer.config import apply_overrides
@@ -103,3 +104,51 @@ def test_a_round_the_store_fails_to_commit_has_no_checkpoint_and_is_replayed(
     assert store.count_events(cfg.name) == (1_000, 1_000)  # round 2 stored, and once
     straight = run_rounds(cfg, 2, 500, True, None, tmp_path / "straight", generate=False)
     assert resumed == straight
+
+
+def test_the_summary_measures_candidates_and_the_pool_against_the_truth(example_cfg, tmp_path):
+    """Recombination without the LLM: raw candidates by source, the final pool's make-up,
+    each measured on the evaluation users (checked here against the simulator itself)."""
+    from optimizer.refresh import checkpoint
+    from optimizer.rng import Streams
+    from simulators.audience import AudienceSimulator
+
+    cfg = apply_overrides(example_cfg, seed=3)
+    summary = run_rounds(cfg, 2, 2_000, True, None, tmp_path, generate=False)
+    out = json.loads(json.dumps(summary.to_json()))
+    assert summary.new_creatives > 0
+    raw = out["rounds"][2]["raw_candidates"]["recombine:recombine@-"]
+    assert raw["count"] > 0 and 0 < raw["mean_true_ctr"] <= raw["best_true_ctr"] < 1
+    state, _ = checkpoint.read(tmp_path / cfg.name / summary.run_id / "round-002")
+    sim = AudienceSimulator(cfg, Streams(cfg.seed).fresh("simulator"))
+    users = sim.draw_contexts(1_000, Streams(cfg.seed).fresh("evaluation"))
+    true = {"seed": [], "created": []}
+    for segment, creatives in state.active().items():
+        mine = [u for u in users if u.segment == segment]
+        ctrs = np.mean([sim.expected_rewards(u, creatives) for u in mine], axis=0)
+        for c, v in zip(creatives, ctrs, strict=True):
+            true["seed" if c.source == "seed" else "created"].append(v)
+    n = len(true["seed"]) + len(true["created"])
+    assert out["created_share"] == pytest.approx(len(true["created"]) / n, abs=1e-4)
+    assert out["created_true_ctr"] == pytest.approx(np.mean(true["created"]), abs=1e-6)
+    assert out["seed_true_ctr"] == pytest.approx(np.mean(true["seed"]), abs=1e-6)
+    # every admitted creative is recorded with its lineage and true CTR beside its pool
+    joined = {cid for m in state.history for j in m.truth.joins for cid in j.admitted}
+    new = {c.id for m in state.history for c in m.new_creatives}
+    assert joined == new
+    for cid in new:
+        c = state.creatives[cid]
+        assert c.lineage["operator"] == "recombine" and len(c.lineage["parents"]) == 2
+
+
+def test_the_retire_only_control_makes_nothing_new(example_cfg, tmp_path):
+    from optimizer.rounds import Campaign
+
+    cfg = apply_overrides(example_cfg, seed=3)
+    control = Campaign(cfg, 2_000, True, None, tmp_path, generate=False, create=False)
+    state, policy = control.start(resume=False)
+    for _ in range(2):
+        state = control.play(state, policy)
+    assert all(not m.new_creatives for m in state.history)
+    assert state.history[-1].truth.composition.created == 0
+    assert sum(len(m.retirements) for m in state.history) > 0
