@@ -38,8 +38,6 @@ __all__ = ["VWPolicy", "action_line", "shared_line", "FeatureScale"]
 
 INTERACTIONS: tuple[str, ...] = ("SC", "ST", "UT")
 LEARNING: tuple[str, ...] = ("--coin", "--clip_p", "1", "--ignore_linear", "CT")
-# Exploration parameters the policy uses when the config gives none (measured; see above).
-DEFAULT_PARAMS: dict[str, dict[str, float]] = {"squarecb": {"gamma_scale": 30.0}}
 FORMAT = 2  # of the example text; 1: "|User"/"|Action" with -q UA (before issue 13)
 
 
@@ -64,7 +62,7 @@ class VWPolicy:
 
         self._pyvw = pyvw
         self.exploration = exploration
-        self.params = {**DEFAULT_PARAMS.get(exploration, {}), **(params or {})}
+        self.params = dict(params or {})  # defaults: optimizer.allocate.registry.EXPLORATIONS
         self.seed = seed
         self.interactions = tuple(interactions)
         self.learning = tuple(learning)

@@ -43,17 +43,17 @@ INVALID = [
         ("allocation",),
         _alloc("squarecb", gamma_scale=-10),
         "src: allocation.params.gamma_scale: must be a number above 0 (got -10.0); "
-        "the default is 10",
+        "the default is 30",
     ),
     (
         ("allocation",),
         _alloc("squarecb", gamma_scale=0),
-        "src: allocation.params.gamma_scale: must be a number above 0 (got 0.0); the default is 10",
+        "src: allocation.params.gamma_scale: must be a number above 0 (got 0.0); the default is 30",
     ),
     (
         ("allocation",),
         _alloc("squarecb", gamma_scale=math.inf),
-        "src: allocation.params.gamma_scale: must be a number above 0 (got inf); the default is 10",
+        "src: allocation.params.gamma_scale: must be a number above 0 (got inf); the default is 30",
     ),
     (
         ("allocation",),
@@ -70,7 +70,7 @@ INVALID = [
     (
         ("allocation",),
         _alloc("softmax", **{"lambda": -1}),
-        "src: allocation.params.lambda: must be a number above 0 (got -1.0); the default is 10",
+        "src: allocation.params.lambda: must be a number above 0 (got -1.0); the default is 30",
     ),
     (
         ("allocation",),
@@ -144,7 +144,7 @@ def test_a_seed_flag_out_of_range_is_refused(example_cfg):
             "allocation",
             _alloc("squarecb", gamma_scale=-10),
             "allocation.params.gamma_scale: must be a number above 0 (got -10.0); "
-            "the default is 10",
+            "the default is 30",
         ),
     ],
 )
