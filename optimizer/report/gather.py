@@ -23,7 +23,7 @@ from optimizer.report import history
 from optimizer.report.model import Curve, GeneratorLine, Report, Text
 from optimizer.report.segments import lift_on_logs, ranking, segment_views, sources
 from optimizer.report.truth import RunTruth, why_not
-from optimizer.report.words import interval, pct
+from optimizer.report.words import interval, lift_words, pct
 
 DEFAULT_MIN_EVENTS = 300
 NO_TRUTH = (
@@ -116,6 +116,12 @@ def _texts(store, campaign: str, cfg: CampaignConfig | None) -> tuple[dict, dict
     return texts, records
 
 
+def _order(cfg: CampaignConfig | None, pool: Mapping[str, Sequence[str]]) -> list[str]:
+    """The config's segments in its order, then any other segment the data names."""
+    known = [s.name for s in cfg.segments] if cfg else []
+    return known + sorted(s for s in pool if s not in known)
+
+
 def _final_pool(last: Mapping) -> dict[str, list[str]]:
     """Each segment's active creatives after the last round's refresh."""
     gone = {(r["segment"], r["creative_id"]) for r in last.get("retirements", [])}
@@ -184,28 +190,38 @@ def _simulated(store, campaign: str, cfg, runs: Sequence[Run], events: pd.DataFr
         for r in m.get("retirements", [])
     }
     look = history.Lookup(texts, records, assess, ev.clicks(stats), true, status)
-    order = [s.name for s in cfg.segments] if cfg else sorted(pool)
     min_events = cfg.refresh.min_events if cfg else DEFAULT_MIN_EVENTS
-    segments, period = segment_views(events, look, pool, order, min_events, True)
+    segments, period = segment_views(events, look, pool, _order(cfg, pool), min_events, True)
     first = main.rounds[0].get("assessments", {})
-    initial = [(records[a["creative_id"]], s) for s, rows in first.items() for a in rows]
+    initial = [
+        (records[a["creative_id"]], s)
+        for s, rows in first.items()
+        for a in rows
+        if a["creative_id"] in records
+    ]
     children = [(c, s) for c, s, _ in created] + [x for x in initial if x[0].source != "seed"]
-    lift = lift_on_logs(events, main.seed or 0)
-    if truth is not None and all(c in records for c in set(events["chosen"])):
-        lift = replace(lift, true=truth.lift(events, records, ranking(true)))
+    lift = None
+    if len(events) == 0:
+        hidden["lift of the loop"] = "the store holds none of this run's impressions"
+    else:
+        lift = lift_on_logs(events, main.seed or 0)
+        served = {c for cands in events["candidates"] for c in cands} | set(events["chosen"])
+        if truth is not None and served <= set(records):
+            lift = replace(lift, true=truth.lift(events, records, ranking(true)))
     other = tuple(r.id for r in runs if r is not main)
     screenings = [s for s in store.screenings(campaign) if not s.batch.startswith(other)]
     lineage = history.lineage(created, look)
     return Report(
         campaign=campaign,
         simulated=True,
-        summary=_summary(main, lineage, events),
+        summary=tuple(x for x in (*_summary(main, lineage, events), lift_words(lift)) if x),
         segments=segments,
         ctr_curves=_ctr_curves(main, plain, control, events),
         pool_curves=_pool_curves(main, plain, control),
         lineage=tuple(lineage),
         arms=tuple(history.arms(main.rounds[-1].get("operators", {}), children, look)),
         rewrites=tuple(history.rewrites(main.rounds)),
+        prompts=tuple(history.prompts(main.rounds[-1])),
         removals=tuple(
             history.retirements(main.rounds, look) + history.rejections(screenings, look)
         ),
@@ -296,10 +312,8 @@ def _logged(store, campaign: str, cfg, events: pd.DataFrame) -> Report:
     assess = ev.assessments(stats)
     pool = {s: sorted(c for c, a in rows.items() if a.shown > 0) for s, rows in assess.items()}
     look = history.Lookup(texts, records, assess, ev.clicks(stats), {}, {})
-    known = [s.name for s in cfg.segments] if cfg else []
-    order = known + sorted(s for s in pool if s not in known)
     min_events = cfg.refresh.min_events if cfg else DEFAULT_MIN_EVENTS
-    segments, period = segment_views(events, look, pool, order, min_events, False)
+    segments, period = segment_views(events, look, pool, _order(cfg, pool), min_events, False)
     created = [
         (c, s, int(c.lineage.get("round", 0) or 0))
         for s, ids in pool.items()
@@ -307,6 +321,7 @@ def _logged(store, campaign: str, cfg, events: pd.DataFrame) -> Report:
         if (c := records.get(cid)) is not None and c.source != "seed"
     ]
     _, index = ev.periods(events, False)
+    lift = lift_on_logs(events, cfg.seed if cfg else 0)
     served = ev.mean_rate(events["reward"].to_numpy(float))
     times = pd.to_datetime(events["timestamp"])
     summary = (
@@ -318,13 +333,13 @@ def _logged(store, campaign: str, cfg, events: pd.DataFrame) -> Report:
     return Report(
         campaign=campaign,
         simulated=False,
-        summary=summary,
+        summary=(*summary, lift_words(lift)),
         segments=segments,
         ctr_curves=(ev.ctr_per_period(events, index, "observed CTR (95% interval)"),),
         lineage=tuple(history.lineage(created, look)),
         removals=tuple(history.rejections(store.screenings(campaign), look)),
         sources=sources(events, records),
-        lift=lift_on_logs(events, cfg.seed if cfg else 0),
+        lift=lift,
         hidden={
             "true CTRs, the oracle and the pool's true value": NO_TRUTH,
             "operator and prompt arms": (

@@ -15,6 +15,7 @@ from optimizer.report.model import (
     Child,
     LineageLine,
     Parent,
+    PromptStat,
     Rate,
     Removal,
     Rewrite,
@@ -173,6 +174,20 @@ def rewrites(rounds: Iterable[Mapping]) -> list[Rewrite]:
                 )
             )
     return out
+
+
+def prompts(last: Mapping) -> list[PromptStat]:
+    """The prompt arms of the last round with their creatives' impressions and clicks."""
+    return [
+        PromptStat(
+            pid,
+            str(p.get("source", "config")),
+            p.get("parent"),
+            float(p.get("impressions", 0)),
+            float(p.get("clicks", 0)),
+        )
+        for pid, p in last.get("prompts", {}).items()
+    ]
 
 
 def retirements(rounds: Iterable[Mapping], look: Lookup) -> list[Removal]:

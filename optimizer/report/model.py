@@ -129,6 +129,17 @@ class Rewrite:
 
 
 @dataclass(frozen=True)
+class PromptStat:
+    """A prompt arm and the impressions and clicks of the creatives it wrote."""
+
+    id: str
+    source: str  # config | mutation (rewritten by the LLM)
+    parent: str | None
+    impressions: float
+    clicks: float
+
+
+@dataclass(frozen=True)
 class Removal:
     """A retired or rejected creative, its text and the reason in words."""
 
@@ -206,6 +217,7 @@ class Report:
     lineage: tuple[LineageLine, ...] = ()
     arms: tuple[ArmLine, ...] = ()
     rewrites: tuple[Rewrite, ...] = ()
+    prompts: tuple[PromptStat, ...] = ()
     removals: tuple[Removal, ...] = ()
     sources: tuple[SourceLine, ...] = ()
     generators: tuple[GeneratorLine, ...] = ()

@@ -20,7 +20,7 @@ from optimizer.report.model import (
 from optimizer.report.plots import Plot
 from optimizer.report.words import EXPLAINED, LABELS, interval, pct, segment_name
 
-MAX_ROWS = 25  # removals listed per group; the rest are counted
+MAX_ROWS = 25  # rejections listed per reason; the rest are counted (retirements: all)
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
@@ -30,7 +30,8 @@ nav a{margin-right:1em}table{border-collapse:collapse;width:100%;font-size:13px;
 td,th{border-bottom:1px solid #e3e3e3;padding:4px 6px;text-align:left;vertical-align:top}
 th{background:#f4f4f4}td.n{text-align:right;white-space:nowrap}
 figure{margin:.8em 0}figure svg{max-width:100%;height:auto}
-ul.parents{margin:0;padding-left:1em;font-size:12px}
+ul.parents{margin:0;padding-left:1em;font-size:12px}table.reasons{width:auto;min-width:40%}
+summary{cursor:pointer;margin:.3em 0}
 .ad b{display:block}.ad .body{color:#444}.cta{font-size:11px;background:#eef;padding:0 4px;
  border-radius:3px;white-space:nowrap}.sw{display:inline-block;width:12px;height:12px;
  border-radius:2px;margin-right:4px}.label{font-weight:600;padding:1px 6px;border-radius:8px;
@@ -180,7 +181,7 @@ def lineage_section(lines: Sequence[LineageLine], plot: Plot | None, colour, sim
     rows = []
     for x in lines:
         parents = "".join(
-            f"<li>{ad_line(p.text, colour.get(p.text.id))}: {esc(pct(p.value))}</li>"
+            f"<li>{ad_line(p.text, colour.get(p.text.id))} ({esc(pct(p.value))})</li>"
             for p in x.parents
         )
         value = pct(x.value) if sim else (interval(x.rate) if x.rate else "-")
@@ -207,7 +208,9 @@ def lineage_section(lines: Sequence[LineageLine], plot: Plot | None, colour, sim
     return f"<p>{esc(summary)}</p>{note(EXPLAINED)}{figure(plot)}{table(head, rows, 'lineage')}"
 
 
-def arms_section(arms: Sequence[ArmLine], rewrites, plot: Plot | None, hidden: str | None):
+def arms_section(report: Report, plot: Plot | None) -> str:
+    arms, rewrites, prompts = report.arms, report.rewrites, report.prompts
+    hidden = report.hidden.get("operator and prompt arms")
     if not arms:
         out = note(hidden or "No operator or prompt arms recorded yet.", "empty")
     else:
@@ -229,6 +232,19 @@ def arms_section(arms: Sequence[ArmLine], rewrites, plot: Plot | None, hidden: s
             for a in arms
         ]
         out = figure(plot) + table(head, rows, "arms")
+    if prompts:
+        rows = [
+            [
+                esc(p.id),
+                esc(p.source if not p.parent else f"{p.source} of {p.parent}"),
+                num(f"{p.impressions:,.0f}"),
+                num(f"{p.clicks:,.0f}"),
+                num(pct(p.clicks / p.impressions) if p.impressions else "-"),
+            ]
+            for p in prompts
+        ]
+        head = ["prompt", "source", "impressions of its creatives", "clicks", "CTR"]
+        out += "<h3>Prompt arms</h3>" + table(head, rows, "prompts")
     if rewrites:
         out += "<h3>Prompts the LLM rewrote, in full</h3>"
         for w in rewrites:
@@ -265,6 +281,8 @@ def removals_section(removals: Sequence[Removal]) -> str:
     groups.sort(key=lambda g: -len(g[1]))
     out = table(["reason", "creatives"], [[esc(g), num(len(rs))] for g, rs in groups], "reasons")
     for g, rs in groups:
+        retired = g.startswith("retired")
+        shown = rs if retired else rs[:MAX_ROWS]
         rows = [
             [
                 ad(r.text),
@@ -272,11 +290,12 @@ def removals_section(removals: Sequence[Removal]) -> str:
                 num(r.round if r.round else "-"),
                 esc(r.reason),
             ]
-            for r in rs[:MAX_ROWS]
+            for r in shown
         ]
-        more = f" (the first {MAX_ROWS} shown)" if len(rs) > MAX_ROWS else ""
+        more = f" (the first {len(shown)} shown)" if len(shown) < len(rs) else ""
         out += (
-            f"<details><summary>{esc(g)}: {len(rs)}{more}</summary>"
+            f"<details{' open' if retired else ''}>"
+            f"<summary>{esc(g)}: {len(rs)}{more}</summary>"
             f"{table(['creative', 'segment', 'round', 'reason'], rows, 'removals')}</details>"
         )
     return out
@@ -337,12 +356,7 @@ def render(report: Report, plots: Mapping[str, Plot], colour: Mapping[str, str])
         (
             "arms",
             "Operators and prompts",
-            arms_section(
-                report.arms,
-                report.rewrites,
-                plots.get("arms"),
-                report.hidden.get("operator and prompt arms"),
-            ),
+            arms_section(report, plots.get("arms")),
         ),
         ("removals", "Retirements and rejections", removals_section(report.removals)),
     ]

@@ -186,7 +186,7 @@ def lift_plot(lift: Lift) -> Plot:
         )
     ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
-    legend = ax.legend(fontsize=8, loc="lower right")
+    legend = ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     xlabel = f"clicks on the {lift.impressions:,} logged impressions"
     return _finish(plt, fig, ax, "lift", "Lift of the loop", xlabel, "way of serving", legend)
 
@@ -207,6 +207,7 @@ def arms_plot(arms: Sequence[ArmLine]) -> Plot:
     )
     ax.set_yticks(ys, [f"{a.arm} ({len(a.children)} children)" for a in arms])
     ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(_percent(0))
     ax.invert_yaxis()
     xlabel = "reward: chance a child beats its segment's pool (posterior mean, 95% interval)"
     return _finish(plt, fig, ax, "arms", "Operator and prompt arms", xlabel, "arm")
@@ -229,11 +230,13 @@ def lineage_plot(lines: Sequence[LineageLine], simulated: bool, colour: Mapping[
     )
     top = max([v for p in pairs for v in p[:2]] + [0.01]) * 1.1
     ax.plot([0, top], [0, top], "--", color="grey", label="as good as its best parent")
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
     ax.xaxis.set_major_formatter(_percent())
     ax.yaxis.set_major_formatter(_percent())
     what = "true CTR" if simulated else "observed CTR"
     legend = ax.legend(fontsize=8, loc="upper left")
-    title = "Created creatives against their best parent (above the line: better)"
+    title = "Created creatives vs their best parent"
     return _finish(
         plt,
         fig,

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from optimizer.refresh.assess import Assessment
-from optimizer.report.model import Rate, Text
+from optimizer.report.model import Lift, Rate, Text
 
 ID = re.compile(r"\b[0-9a-f]{16}\b")  # a creative's content-hash id
 OPERATORS = {
@@ -126,9 +126,19 @@ def operator_words(operator: str | None, arm: str | None, prompt: str | None) ->
     return f"{words}, prompt '{p}'" if p else words
 
 
+ARMS = {
+    "recombine": "assembles the headline, body and call to action of winners anew (no LLM)",
+    "mutation": "the LLM rewrites the headline or body of one winner",
+    "crossover": "the LLM merges two winners",
+    "generate": "the LLM writes from a prompt",
+}
+
+
 def arm_words(arm: str) -> str:
+    """What an arm of the operator bandit does (``operator`` or ``operator:prompt``)."""
     operator, _, prompt = arm.partition(":")
-    return operator_words(operator, arm, prompt or None)
+    words = ARMS.get(operator, operator)
+    return f"{words}: prompt '{prompt}'" if prompt else words
 
 
 def source_words(source: str, lineage: Mapping, generator: str | None) -> str:
@@ -166,3 +176,29 @@ def with_headlines(text: str, texts: Mapping[str, Text]) -> str:
         return f"\u201c{t.headline}\u201d" if t is not None and t.known else "another creative"
 
     return ID.sub(name, text)
+
+
+def lift_words(lift: Lift | None) -> str:
+    """The lift in one sentence: the served clicks against the others, with intervals."""
+    lines = lift.observed if lift is not None else ()
+    if not lines:
+        return ""
+    served, others = lines[0], lines[1:]
+
+    def one(x) -> str:
+        spread = f" [{x.low:,.0f}-{x.high:,.0f}]" if x.low is not None else ""
+        return f"{x.name} {x.clicks:,.0f}{spread}"
+
+    text = (
+        f"Lift: the {served.name} earned {served.clicks:,.0f} clicks on {lift.impressions:,} "
+        f"impressions; off-policy estimates for the same impressions: "
+        + ", ".join(one(x) for x in others)
+        + "."
+    )
+    if lift.true:
+        text += (
+            " Expected clicks by the simulator's truth: "
+            + ", ".join(f"{x.name} {x.clicks:,.0f}" for x in lift.true)
+            + "."
+        )
+    return text

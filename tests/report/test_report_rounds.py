@@ -87,6 +87,14 @@ def test_every_creative_is_named_by_its_text(played, dom):
     for cid in live:
         assert f'data-creative="{cid}"' in dom
         assert creatives[cid].headline in text
+    # retirements in words: the creative's text beside the reason, grouped by reason
+    section = re.search(r'<section id="removals">.*?</section>', dom, re.S).group(0)
+    retired = [r for m in played.rounds for r in m["retirements"]]
+    assert retired
+    for r in retired:
+        assert f'data-creative="{r["creative_id"]}"' in section
+    counts = re.findall(r'<tr><td>retired: [^<]+</td><td class="n">(\d+)</td></tr>', section)
+    assert sum(map(int, counts)) == len(retired)
     # the allocation legends name creatives by their headline, never by id
     headlines = {c.headline for c in creatives.values()}
     for name, svg in figures(dom).items():
