@@ -178,7 +178,9 @@ def _allocation(cfg: CampaignConfig) -> Problems:
     # vw (and auto, which may become vw) reads its exploration's parameters; the other
     # policies read their own and ignore the exploration's, so one file serves both
     explores = EXPLORATIONS[alloc.exploration][1]
-    own_name = "thompson" if alloc.policy == AUTO else alloc.policy
+    own_name = alloc.policy  # auto: what it becomes for this campaign's users
+    if own_name == AUTO:
+        own_name = "vw" if cfg.has_user_features else "thompson"
     own = POLICY_PARAMS.get(own_name, {})
     for key, value in alloc.params.items():
         where = f"allocation.params.{key}"

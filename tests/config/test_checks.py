@@ -70,7 +70,7 @@ INVALID = [
     (
         ("allocation",),
         _alloc("softmax", **{"lambda": -1}),
-        "src: allocation.params.lambda: must be a number above 0 (got -1.0); the default is 30",
+        "src: allocation.params.lambda: must be a number above 0 (got -1.0); the default is 10",
     ),
     (
         ("allocation",),

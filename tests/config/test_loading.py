@@ -37,13 +37,15 @@ BAD = [
     (
         ("allocation", "policy"),
         "greedy",
-        r"^src: allocation\.policy: unknown policy 'greedy'; valid names: auto, thompson, top-two, ucb1, uniform, vw",
+        r"^src: allocation\.policy: unknown policy 'greedy'; "
+        r"valid names: auto, thompson, top-two, ucb1, uniform, vw",
     ),
     (("allocation", "exploration"), "ucb", r"^src: allocation\.exploration: unknown exploration"),
     (
         ("allocation", "params"),
         {"gamma": 3},
-        r"^src: allocation\.params\.gamma: exploration 'squarecb' takes gamma_scale",
+        r"^src: allocation\.params\.gamma: exploration 'squarecb' takes gamma_scale; "
+        r"remove 'gamma'",
     ),
     (("product",), DELETE, r"^src: product: required field is missing; add it"),
     (
