@@ -161,7 +161,8 @@ BAD_CONFIGS = [
     ({"segments_extra": 1}, "segments_extra: unknown key; remove it or check its spelling"),
     (
         {"allocation": {"policy": "greedy"}},
-        "allocation.policy: unknown policy 'greedy'; valid names: auto, thompson, top-two, ucb1, uniform, vw",
+        "allocation.policy: unknown policy 'greedy'; "
+        "valid names: auto, thompson, top-two, ucb1, uniform, vw",
     ),
     (
         {"seed": "seven"},
