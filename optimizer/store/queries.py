@@ -8,24 +8,23 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from optimizer.store.models import (
-    CandidateSetRow,
-    DecisionRow,
-    QuarantineRow,
-    ReportRow,
-    RewardRow,
-)
-
-DECISION = DecisionRow.__table__  # type: ignore[attr-defined]
-REWARD = RewardRow.__table__  # type: ignore[attr-defined]
-CANDIDATE_SET = CandidateSetRow.__table__  # type: ignore[attr-defined]
+from optimizer.store.logged import CANDIDATE_SET, DECISION, REWARD, LoggedEvents, read_logged
+from optimizer.store.models import DecisionRow, QuarantineRow, ReportRow, RewardRow
 
 
 class EventQueriesMixin:
     engine: Any
 
+    def logged_decisions(self, campaign: str) -> LoggedEvents:
+        """The campaign's decisions (one row each, in time order) and every reward stored
+        for them, as arrays: the read behind learning and evaluation (see
+        :class:`optimizer.store.logged.LoggedEvents`)."""
+        with self.engine.connect() as conn:
+            return read_logged(conn, campaign)
+
     def logged_events(self, campaign: str) -> Any:
-        """Decisions with every reward joined on event id, as a pandas DataFrame.
+        """Decisions with every reward joined on event id, as a pandas DataFrame (a row
+        object per pair: slower than :meth:`logged_decisions`, for inspection and tests).
 
         Columns: event_id, timestamp, segment, context, candidates, chosen, probability,
         reward_kind, reward_value, reward_time (the last three NaN/None without a reward);

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
 import pytest
 
 from optimizer.config import Attribution
-from optimizer.observe.join import join_rewards, split_by_time
+from optimizer.observe.join import COLUMNS, join_rewards, join_rewards_by_pairs, split_by_time
 from optimizer.store import Store
 
 
@@ -75,3 +79,82 @@ def test_split_by_time(store):
     joined = join_rewards(store, "stride-spring", Attribution())
     train, test = split_by_time(joined.events, 0.4)
     assert list(train.event_id) == ["d0", "d1", "d2"] and list(test.event_id) == ["d3", "d4"]
+
+
+# -- the join of one row per decision against the join of pairs it replaced ---------------------
+START = datetime(2026, 3, 1, tzinfo=UTC)
+HOUR, MICRO = timedelta(hours=1), timedelta(microseconds=1)
+# reward delays on and around the edges of the windows the attributions below use
+DELAYS = [-HOUR, -MICRO, timedelta(0), 30 * 60 * 1_000_000 * MICRO, HOUR / 2 + MICRO, 6 * HOUR]
+DELAYS += [6 * HOUR + MICRO, 24 * HOUR, 25 * HOUR, 72 * HOUR]
+ATTRIBUTIONS = [
+    Attribution(window_hours=6),
+    Attribution(window_hours=0.5, kinds=["click", "conversion"], default_reward=-1.0),
+    Attribution(window_hours=24, kinds=["view"], default_reward=0.25),
+    Attribution(window_hours=1e-9, kinds=["click", "click"]),  # 3.6 us: a delay of 0 or 1 us
+]
+NOWS = [
+    None,
+    START.replace(tzinfo=None) + 10 * HOUR,  # naive: UTC
+    (START + 10 * HOUR).astimezone(timezone(timedelta(hours=2))),
+    START - HOUR,  # before every decision: all pending
+]
+
+
+def random_log(rng: np.random.Generator, n: int) -> tuple[list[dict], list[dict]]:
+    """Decisions (tied times, ids that collations order differently, missing segments and
+    candidate lists, another campaign) and rewards of several kinds around the windows'
+    edges, late, early, and orphans."""
+    prefixes = ["a-", "A", "a", "b_", "é", "Z", "a1"]
+    lists = [["a", "b"], ["b", "c", "a"], None]
+    decisions, rewards = [], []
+    for i in range(n):
+        ts = START + int(rng.integers(0, 30)) * HOUR / 2 + int(rng.choice([0, 1, 999_999])) * MICRO
+        cands = lists[int(rng.integers(0, 3))]
+        event_id = f"{prefixes[int(rng.integers(0, len(prefixes)))]}{i:04d}"
+        decisions.append(
+            dict(
+                event_id=event_id,
+                run_id=None,
+                timestamp=ts,
+                campaign="stride-spring" if rng.random() < 0.9 else "elsewhere",
+                segment=[None, "beginners", "trail_runners"][int(rng.integers(0, 3))],
+                context={"age": float(rng.integers(18, 70)), "device": "mobile"} if i % 3 else {},
+                candidates=cands,
+                chosen=cands[int(rng.integers(0, len(cands)))] if cands else "a",
+                probability=float(rng.uniform(0.05, 1.0)),
+                policy="logged",
+                policy_version="logged",
+            )
+        )
+        for kind in rng.permutation(["click", "conversion", "view"])[: int(rng.integers(0, 4))]:
+            delay = DELAYS[int(rng.integers(0, len(DELAYS)))]
+            value = float(rng.choice([0.0, 1.0, 2.5, -1.0]))
+            rewards.append(dict(event_id=event_id, kind=kind, value=value, timestamp=ts + delay))
+    for i in range(3):
+        rewards.append(dict(event_id=f"gone{i}", kind="click", value=1.0, timestamp=START))
+    return decisions, rewards
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_join_equals_the_join_of_pairs_on_random_logs(db_url, example_cfg, seed):
+    s = Store(db_url)
+    s.save_campaign(example_cfg)
+    s.insert_events(*random_log(np.random.default_rng(seed), 150))
+    for attribution in ATTRIBUTIONS:
+        for now in NOWS:
+            new = join_rewards(s, "stride-spring", attribution, now=now)
+            old = join_rewards_by_pairs(s, "stride-spring", attribution, now=now)
+            assert new.summary() == old.summary()
+            assert (new.rewarded, new.late) == (old.rewarded, old.late)
+            pd.testing.assert_frame_equal(new.events, old.events, check_exact=False, rtol=1e-12)
+    every = join_rewards(s, "stride-spring", ATTRIBUTIONS[0])
+    assert every.pending == 0 and every.late > 0 and every.orphans == 3 and every.defaulted > 0
+    assert (every.events.timestamp.diff().dropna() >= pd.Timedelta(0)).all()
+
+
+def test_empty_campaign(store):
+    for join in (join_rewards, join_rewards_by_pairs):
+        joined = join(store, "nobody", Attribution())
+        assert joined.events.empty and list(joined.events.columns) == COLUMNS
+        assert joined.summary()["orphan_rewards"] == 1
