@@ -106,9 +106,9 @@ def _evaluate(events: pd.DataFrame, target, rng: np.random.Generator):
 
 def _line(name: str, results: Sequence, n: int, note: str) -> LiftLine:
     """The mean of ``results``' estimates (one per fold) as clicks on ``n`` impressions,
-    with the halves' interval half-widths combined as independent."""
+    with the halves' interval half-widths combined as independent (no fewer than 0)."""
     estimates = [r.estimates[ESTIMATOR] for r in results]
     k = len(estimates)
     value = sum(e.value for e in estimates) / k
     half = math.sqrt(sum(((e.high - e.low) / 2) ** 2 for e in estimates)) / k
-    return LiftLine(name, value * n, (value - half) * n, (value + half) * n, note)
+    return LiftLine(name, value * n, max(value - half, 0.0) * n, (value + half) * n, note)

@@ -17,7 +17,7 @@ from optimizer.report.model import (
     SegmentView,
     Text,
 )
-from optimizer.report.plots import Plot
+from optimizer.report.plots import Plot, allocation_name
 from optimizer.report.words import EXPLAINED, LABELS, interval, pct, segment_name
 
 MAX_ROWS = 25  # rejections listed per reason; the rest are counted (retirements: all)
@@ -106,14 +106,7 @@ def segment_section(view: SegmentView, plots: Mapping[str, Plot], colour, sim: b
     head = ["creative", "label", "CTR [95% interval]", "shown", "clicks"]
     head += [f"share, last {view.allocation.period}"] + (["true CTR"] if sim else []) + ["source"]
     rows = [_creative_row(c, colour, sim) for c in view.creatives]
-    plot = next(
-        (
-            p
-            for n, p in plots.items()
-            if n.startswith("allocation-") and p.title.endswith(f": {segment_name(view.name)}")
-        ),
-        None,
-    )
+    plot = plots.get(allocation_name(view.name))
     return (
         f"<h3>{esc(segment_name(view.name))} <small>({view.impressions:,} impressions)"
         f"</small></h3>{table(head, rows, 'creatives')}{figure(plot)}"
@@ -144,7 +137,7 @@ def lift_section(lift: Lift | None, plot: Plot | None) -> str:
         [
             esc(x.name),
             num(f"{x.clicks:,.1f}"),
-            num(f"{x.low:,.1f}-{x.high:,.1f}" if x.low is not None else "-"),
+            num(f"{x.low:,.1f}\u2013{x.high:,.1f}" if x.low is not None else "-"),
             num(f"{1000 * x.clicks / n:.1f}"),
             esc(x.note),
         ]

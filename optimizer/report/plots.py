@@ -142,7 +142,7 @@ def allocation_plot(view: SegmentView, colour: Mapping[str, str]) -> Plot:
     if rest:
         others = [sum(a.shares[c][i] for c in rest) for i in range(len(a.periods))]
         series.append(("", others, OTHERS, f"{len(rest)} others, each under {MIN_SHARE:.0%}"))
-    plot = f"allocation-{_slug(view.name)}"
+    plot = allocation_name(view.name)
     for cid, values, color, name in series:
         bars = ax.bar(a.periods, values, bottom=bottom, color=color, label=name, width=0.8)
         for period, bar in zip(a.periods, bars, strict=True):
@@ -273,5 +273,6 @@ def _percent(decimals: int | None = 1):
     return PercentFormatter(1.0, decimals=decimals)
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "all"
+def allocation_name(segment: str) -> str:
+    """The name of a segment's allocation plot."""
+    return "allocation-" + (re.sub(r"[^a-z0-9]+", "-", segment.lower()).strip("-") or "all")

@@ -37,7 +37,7 @@ def pct(x: float | None) -> str:
 
 
 def interval(r: Rate) -> str:
-    return f"{pct(r.value)} [{100 * r.low:.2f}-{100 * r.high:.2f}%]"
+    return f"{pct(r.value)} [{100 * r.low:.2f}\u2013{100 * r.high:.2f}%]"
 
 
 def short(headline: str, n: int = 30) -> str:
@@ -186,7 +186,7 @@ def lift_words(lift: Lift | None) -> str:
     served, others = lines[0], lines[1:]
 
     def one(x) -> str:
-        spread = f" [{x.low:,.0f}-{x.high:,.0f}]" if x.low is not None else ""
+        spread = f" [{x.low:,.0f}\u2013{x.high:,.0f}]" if x.low is not None else ""
         return f"{x.name} {x.clicks:,.0f}{spread}"
 
     text = (

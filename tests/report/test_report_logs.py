@@ -19,7 +19,7 @@ from optimizer.store import Store
 from tests.conftest import EXAMPLE
 from tests.report.dom import ID, figures, rendered, text_of, visible_text
 
-INTERVAL = r"\d+\.\d\d% \[\d+\.\d\d-\d+\.\d\d%\]"
+INTERVAL = r"\d+\.\d\d% \[\d+\.\d\d\u2013\d+\.\d\d%\]"
 
 
 @pytest.fixture(scope="module")

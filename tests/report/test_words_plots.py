@@ -171,12 +171,13 @@ def test_hostile_text_is_escaped_and_missing_sections_say_so(bare_rounds, tmp_pa
     assert HOSTILE in text  # shown as written, as text
     assert "No created creatives yet" in text
     assert "No prompt was rewritten" in text
+    assert "No operator or prompt arms recorded yet" in text
     assert "Nothing was retired or rejected" in text
     assert not ID.search(text)
     # the served policy, uniform and the best creative, each with an interval
     rows = re.findall(
         r"<tr><td>([^<]+)</td><td class=\"n\">[\d,.]+</td><td class=\"n\">"
-        r"[\d,.-]+-[\d,.]+</td>",
+        r"[\d,.]+\u2013[\d,.]+</td>",
         page,
     )
     assert rows[:3] == [
