@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import islice
+from itertools import count, islice
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from optimizer.observe.readers import csv_records, json_problem, raw_text
 
 CHUNK_ROWS = 10_000  # rows per chunk (JSONL, Parquet)
 CSV_BLOCK = 4 << 20  # bytes per CSV block
+Keep = Callable[[int], bool]  # whether to build the chunk of an index (the others are skipped)
 
 
 @dataclass(frozen=True)
@@ -57,32 +58,42 @@ def _rows_chunk(records) -> Chunk:
 
 
 # -- JSONL ------------------------------------------------------------------------------------
-def jsonl_chunks(path: Path, rows: int = CHUNK_ROWS) -> Iterator[tuple[Chunk, Span]]:
-    loads, Error = orjson.loads, orjson.JSONDecodeError
+def _all(_: int) -> bool:
+    return True
+
+
+def _json_row(data: bytes) -> Any:
+    """A parsed line: a dict (a row), None (a blank line), or why it is not a row."""
+    try:
+        row = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        return json_problem(exc) if data.strip() else None
+    return row if type(row) is dict else f"expected a JSON object, got {type(row).__name__}"
+
+
+def jsonl_chunks(
+    path: Path, rows: int = CHUNK_ROWS, keep: Keep = _all
+) -> Iterator[tuple[Chunk, Span]]:
     with path.open("rb") as f:
         line = 0
-        while True:
+        for index in count():
             offset = f.tell()
             batch = list(islice(f, rows))
             if not batch:
                 return
-            before = line
-            records = []
-            for data in batch:
-                line += 1
-                if data[:1] != b"{" and not data.strip():
-                    continue
-                try:
-                    row = loads(data)
-                except Error as exc:
-                    records.append((line, None, data, json_problem(exc)))
-                    continue
-                if type(row) is not dict:
-                    kind = type(row).__name__
-                    records.append((line, None, data, f"expected a JSON object, got {kind}"))
-                    continue
-                records.append((line, row, data, None))
-            yield _rows_chunk(records), Span(offset, before, before + 1, line)
+            before, line = line, line + len(batch)
+            if not keep(index):
+                continue
+            parsed = list(map(_json_row, batch))
+            lines: Any = range(before + 1, line + 1)
+            odd = [i for i, r in enumerate(parsed) if type(r) is not dict]
+            problems = [(lines[i], parsed[i], batch[i]) for i in odd if parsed[i] is not None]
+            if odd:
+                kept = sorted(set(range(len(batch))) - set(odd))
+                parsed, batch = [parsed[i] for i in kept], [batch[i] for i in kept]
+                lines = [lines[i] for i in kept]
+            chunk = from_rows(parsed, list(lines), batch, problems)
+            yield chunk, Span(offset, before, before + 1, line)
 
 
 # -- CSV --------------------------------------------------------------------------------------
@@ -99,10 +110,11 @@ def _header(first: bytes) -> list[str] | None:
 
 
 def _python_csv(
-    f, offset: int, before: int, header: list[str] | None, rows: int
+    f, offset: int, before: int, header: list[str] | None, rows: int, keep: Keep, first: int
 ) -> Iterator[tuple[Chunk, Span]]:
     """The rest of the file from byte ``offset`` (after line ``before``) with Python's
-    reader (which reads the header first when ``header`` is None)."""
+    reader (which reads the header first when ``header`` is None), in chunks numbered from
+    ``first``."""
     f.seek(offset)
     reader = csv.reader(io.TextIOWrapper(f, "utf-8", "surrogateescape", newline=""))
     if header is None:
@@ -110,18 +122,24 @@ def _python_csv(
         if header is None:
             return
     records = csv_records(reader, header, before)
-    while batch := list(islice(records, rows)):
-        yield _rows_chunk(batch), Span(offset, before, batch[0][0], batch[-1][0])
+    for index in count(first):
+        batch = list(islice(records, rows))
+        if not batch:
+            return
+        if keep(index):
+            yield _rows_chunk(batch), Span(offset, before, batch[0][0], batch[-1][0])
 
 
-def csv_chunks(path: Path, rows: int = CHUNK_ROWS) -> Iterator[tuple[Chunk, Span]]:
+def csv_chunks(
+    path: Path, rows: int = CHUNK_ROWS, keep: Keep = _all
+) -> Iterator[tuple[Chunk, Span]]:
     with path.open("rb") as f:
         header = _header(f.readline())
         if header is None:
-            yield from _python_csv(f, 0, 0, None, rows)
+            yield from _python_csv(f, 0, 0, None, rows, keep, 0)
             return
         line = 1
-        while True:
+        for index in count():
             offset = f.tell()
             block = f.read(CSV_BLOCK)
             if not block:
@@ -129,11 +147,12 @@ def csv_chunks(path: Path, rows: int = CHUNK_ROWS) -> Iterator[tuple[Chunk, Span
             if not block.endswith(b"\n"):
                 block += f.readline()
             if b'"' in block or block.count(b"\r") != block.count(b"\r\n"):
-                yield from _python_csv(f, offset, line, header, rows)
+                yield from _python_csv(f, offset, line, header, rows, keep, index)
                 return
-            count = block.count(b"\n") + (not block.endswith(b"\n"))
-            yield _csv_block(block, header, line), Span(offset, line, line + 1, line + count)
-            line += count
+            lines = block.count(b"\n") + (not block.endswith(b"\n"))
+            if keep(index):
+                yield _csv_block(block, header, line), Span(offset, line, line + 1, line + lines)
+            line += lines
 
 
 def _csv_block(block: bytes, header: list[str], before: int) -> Chunk:
@@ -150,17 +169,15 @@ def _csv_block(block: bytes, header: list[str], before: int) -> Chunk:
         ends = np.append(ends, len(block))
     starts = np.concatenate(([0], ends[:-1] + 1))
     stops = ends - ((ends > starts) & (octets[np.maximum(ends - 1, 0)] == 13))
-    commas = np.concatenate(([0], np.cumsum(octets == 44)))
+    commas = np.flatnonzero(octets == 44)
+    cells = np.searchsorted(commas, stops) - np.searchsorted(commas, starts) + 1
     blank = stops == starts
-    good = ~blank & (commas[stops] - commas[starts] + 1 == len(header))
+    good = ~blank & (cells == len(header))
     odd = ~blank & ~good
     lines = before + 1 + np.arange(len(starts))
     table = None
-    if good.any():
-        data = block
-        if not good.all():
-            data = b"\n".join(block[s:e] for s, e in zip(starts[good], stops[good], strict=True))
-        table = _arrow_csv(data + b"\n" if not data.endswith(b"\n") else data, len(header))
+    if good.any():  # Arrow skips the blank lines and those with other numbers of cells
+        table = _arrow_csv(block if block.endswith(b"\n") else block + b"\n", len(header))
         if table.num_rows != int(good.sum()):
             return _block_by_python(block, header, before)  # Arrow read it otherwise
     extra, problems = [], []
@@ -176,6 +193,10 @@ def _csv_block(block: bytes, header: list[str], before: int) -> Chunk:
     return _cells_chunk(header, columns, lines[good], problems, extra)
 
 
+def _skip(_row) -> str:
+    return "skip"
+
+
 def _arrow_csv(data: bytes, width: int) -> pa.Table:
     names = [f"c{i}" for i in range(width)]
     return pacsv.read_csv(
@@ -184,7 +205,11 @@ def _arrow_csv(data: bytes, width: int) -> pa.Table:
             column_names=names, use_threads=False, block_size=len(data) + 1
         ),
         parse_options=pacsv.ParseOptions(
-            quote_char=False, double_quote=False, escape_char=False, ignore_empty_lines=True
+            quote_char=False,
+            double_quote=False,
+            escape_char=False,
+            ignore_empty_lines=True,
+            invalid_row_handler=_skip,
         ),
         convert_options=pacsv.ConvertOptions(
             column_types={n: pa.string() for n in names},
@@ -214,7 +239,9 @@ def _block_by_python(block: bytes, header: list[str], before: int) -> Chunk:
 
 
 # -- Parquet ----------------------------------------------------------------------------------
-def parquet_chunks(path: Path, rows: int = CHUNK_ROWS) -> Iterator[tuple[Chunk, Span]]:
+def parquet_chunks(
+    path: Path, rows: int = CHUNK_ROWS, keep: Keep = _all
+) -> Iterator[tuple[Chunk, Span]]:
     import pyarrow.parquet as pq
 
     try:
@@ -222,8 +249,11 @@ def parquet_chunks(path: Path, rows: int = CHUNK_ROWS) -> Iterator[tuple[Chunk, 
     except Exception as exc:  # pyarrow raises several types for a bad file
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
     done = 0
-    for batch in table.iter_batches(batch_size=rows):
+    for index, batch in enumerate(table.iter_batches(batch_size=rows)):
         n = batch.num_rows
+        if not keep(index):
+            done += n
+            continue
 
         def raw(i: int, batch=batch) -> dict:
             return batch.slice(i, 1).to_pylist()[0]

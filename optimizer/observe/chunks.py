@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -99,28 +99,16 @@ def _keys(value: Any) -> Any:
 def list_codes(values: Sequence[Any]) -> tuple[list, np.ndarray]:
     """Candidate lists of parsed rows as (ids per distinct list, each row's index)."""
     index: dict[Any, int] = {}
-    codes = np.fromiter(
-        (-1 if v is None else index.setdefault(_keys(v), len(index)) for v in values),
-        np.int64,
-        len(values),
-    )
+    codes, prev, code = [], _ABSENT, -1
+    for v in values:
+        if v is not prev and v != prev:  # the list of the row before, most often
+            prev = v
+            code = -1 if v is None else index.setdefault(_keys(v), len(index))
+        codes.append(code)
     lists = [
         None if k is _ABSENT else candidate_ids(list(k) if type(k) is tuple else k) for k in index
     ]
-    return lists, codes
-
-
-def _object_contexts(values: Sequence[Any]) -> list[str | None]:
-    """Stored JSON of context objects (a dict, or JSON text of one in a CSV cell)."""
-    parsed = []
-    for v in values:
-        if type(v) is str:
-            try:
-                v = orjson.loads(v)
-            except orjson.JSONDecodeError:
-                v = None
-        parsed.append(v)
-    return dict_contexts(parsed)
+    return lists, np.array(codes, np.int64)
 
 
 def from_rows(
@@ -130,12 +118,15 @@ def from_rows(
     n = len(rows)
     fields, forced = {}, np.zeros(n, bool)
     for name in FIELDS:
-        values = [r.get(name) for r in rows]
+        values = list(map(dict.get, rows, repeat(name)))
         fields[name] = column = _column(values)
-        if column.null_count:
+        if column.null_count and not pa.types.is_null(column.type):
             forced |= _odd(values, column)
-    has = {k: np.fromiter((k in r for r in rows), bool, n) for k in ("action", "reward")}
-    contexts = _object_contexts([r.get("context", _ABSENT) for r in rows])
+    has = {
+        k: np.fromiter(map(dict.__contains__, rows, repeat(k)), bool, n)
+        for k in ("action", "reward")
+    }
+    contexts = dict_contexts(list(map(dict.get, rows, repeat("context"))))
     flat_rows = [i for i, r in enumerate(rows) if "context" not in r]
     if flat_rows:
         keys = sorted({k for i in flat_rows for k in rows[i] if k[:4] == "ctx_"})
@@ -187,7 +178,7 @@ def from_arrow(
     if "context" in by_name:  # context objects: JSON text, or a struct
         present = ~np.asarray(by_name["context"].is_null())
         forced |= ~present  # flat ctx_ columns then: the full validation decides
-        context = pa.array(_object_contexts(by_name["context"].to_pylist()), pa.string())
+        context = pa.array(dict_contexts(by_name["context"].to_pylist()), pa.string())
     else:
         flat = {k[4:]: c for k, c in by_name.items() if k.startswith("ctx_")}
         text, ok = flat_contexts(flat, n)

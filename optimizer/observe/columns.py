@@ -28,6 +28,7 @@ from optimizer.store.rows import candidate_set_id
 SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 STRIPPED = f"(?s)^[^{SPACE}](.*[^{SPACE}])?$"  # no white space at either end
 # The ISO 8601 times read here (anything else takes the full validation): a UTC time.
+DECIMAL = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"  # read alike by Python and Arrow
 ISO_UTC = r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d{1,6})?(Z|\+00:00)?$"
 FIRST_US = -30610224000 * 10**6  # 1000-01-01, microseconds since 1970
 LAST_US = 253402300800 * 10**6 - 1  # 9999-12-31 23:59:59.999999
@@ -74,6 +75,10 @@ class Coded:
 
     def ok(self) -> np.ndarray:
         return self.good[self.codes]
+
+    def at(self, rows: np.ndarray) -> list:
+        """The values of ``rows``."""
+        return per_row(self.values[:-1], self.codes[rows], self.values[-1]).tolist()
 
 
 def names(array: pa.Array, limit: int, default: Any = REQUIRED) -> Coded:
@@ -143,6 +148,21 @@ def _arrow_times(array: pa.Array) -> pa.Array:
     return pc.if_else(pa.array(ok), text, pa.scalar(None, pa.string()))
 
 
+def decimals(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(value, ok) per row of a text column: ok for the plain decimal numbers with a finite
+    value, which Python's ``float`` reads as Arrow does (both round correctly)."""
+    n = len(array)
+    plain = pc.match_substring_regex(array, DECIMAL)
+    if not pc.any(plain).as_py():
+        return np.zeros(n), np.zeros(n, bool)
+    try:
+        values = pc.cast(pc.if_else(plain, array, pa.scalar(None, array.type)), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # out of range: Python decides
+        return np.zeros(n), np.zeros(n, bool)
+    values = pc.fill_null(values, math.nan).to_numpy(zero_copy_only=False)
+    return values, np.isfinite(values)
+
+
 def numbers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(value, ok) per row: a finite number, or the text of one."""
     n = len(array)
@@ -153,11 +173,14 @@ def numbers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         return values, np.isfinite(values)
     if not is_text(array):
         return np.zeros(n), np.zeros(n, bool)
-    texts, codes = encode(array)
+    values, ok = decimals(array)
+    if ok.all():
+        return values, ok
+    texts, codes = encode(pc.if_else(pa.array(ok), pa.scalar(None, array.type), array))
     parsed = [_number(v) for v in texts]
-    good = [p is not None for p in parsed]
-    values = per_row([math.nan if p is None else p for p in parsed], codes, math.nan, float)
-    return values, per_row(good, codes, False, bool)
+    good = per_row([p is not None for p in parsed], codes, False, bool)
+    more = per_row([math.nan if p is None else p for p in parsed], codes, math.nan, float)
+    return np.where(ok, values, more), ok | good
 
 
 def candidate_ids(raw: Any) -> tuple[str, ...] | None:
@@ -241,15 +264,25 @@ def _key(key: Any) -> bool:
 
 def dict_contexts(values: Sequence[Any]) -> list[str | None]:
     """The stored JSON of each context object (features: strings, or numbers stored as
-    floats), or None where the full validation must look at it."""
+    floats; JSON text of an object as a CSV cell holds it), or None where the full
+    validation must look at it (also for a missing context)."""
     out: list[str | None] = []
     keys: set[str] = set()  # keys seen to be fine
-    dumps = orjson.dumps
+    dumps, loads = orjson.dumps, orjson.loads
     for ctx in values:
-        if type(ctx) is not dict or len(ctx) > MAX_CONTEXT_FEATURES:
+        if type(ctx) is not dict:
+            if type(ctx) is str:
+                try:
+                    ctx = loads(ctx)
+                except orjson.JSONDecodeError:
+                    ctx = None
+            if type(ctx) is not dict:
+                out.append(None)
+                continue
+        if len(ctx) > MAX_CONTEXT_FEATURES:
             out.append(None)
             continue
-        clean, plain = ctx, True
+        plain = True
         for key, value in ctx.items():
             t = type(value)
             if t is float:
@@ -268,11 +301,42 @@ def dict_contexts(values: Sequence[Any]) -> list[str | None]:
                 keys.add(key)
         else:
             if not plain:
-                clean = {k: v if type(v) is str else float(v) for k, v in ctx.items()}
-            out.append(dumps(clean, option=SORTED).decode())
+                ctx = {k: v if type(v) is str else float(v) for k, v in ctx.items()}
+            out.append(dumps(ctx, option=SORTED).decode())
             continue
         out.append(None)
     return out
+
+
+def _features(column: pa.Array, head: str) -> tuple[pa.Array, np.ndarray]:
+    """(``head`` and the JSON of the feature, "" for none; ok) per row of a flat column:
+    numbers as they are, a text cell holding a number that number."""
+    t = column.type
+    null = np.asarray(column.is_null())
+    if pa.types.is_floating(t) or pa.types.is_integer(t):
+        values = pc.fill_null(pc.cast(column, pa.float64(), safe=False), 0.0)
+        values = values.to_numpy(zero_copy_only=False)
+        text = pc.binary_join_element_wise(head, json_floats(values), "")
+        return pc.if_else(pa.array(null), "", text), null | np.isfinite(values)
+    numbers, numeric = decimals(column) if is_text(column) else (None, np.zeros(len(column), bool))
+    rest = column if not numeric.any() else pc.if_else(pa.array(numeric), None, column)
+    values, codes = encode(rest)
+    features = [_feature(v, True) for v in values]
+    texts = ["" if f is None else head + orjson.dumps(f).decode() for f in features]
+    text = pa.array(per_row(texts, codes, ""), pa.string())
+    good = per_row([f is not None for f in features], codes, True, bool)
+    if numeric.any():
+        texts = pc.binary_join_element_wise(head, json_floats(numbers), "")
+        text = pc.if_else(pa.array(numeric), texts, text)
+    return text, good
+
+
+def json_floats(values: np.ndarray) -> pa.Array:
+    """orjson's JSON text of each float, made once per distinct value (by its bits, so
+    that -0.0 is not 0.0)."""
+    bits, inverse = np.unique(values.view(np.int64), return_inverse=True)
+    texts = orjson.dumps(bits.view(np.float64).tolist())[1:-1].split(b",")
+    return pa.array(texts, pa.binary()).cast(pa.string()).take(pa.array(inverse.ravel()))
 
 
 def flat_contexts(columns: dict[str, pa.Array], n: int) -> tuple[pa.Array, np.ndarray]:
@@ -283,12 +347,9 @@ def flat_contexts(columns: dict[str, pa.Array], n: int) -> tuple[pa.Array, np.nd
         return pa.nulls(n, pa.string()), np.zeros(n, bool)
     parts = []
     for key in sorted(columns):
-        values, codes = encode(columns[key])
-        head = b"," + orjson.dumps(key) + b":"
-        features = [_feature(v, True) for v in values]
-        text = ["" if f is None else (head + orjson.dumps(f)).decode() for f in features]
-        ok &= per_row([f is not None for f in features], codes, True, bool)
-        parts.append(pa.array(per_row(text, codes, ""), pa.string()))
+        text, good = _features(columns[key], "," + orjson.dumps(key).decode() + ":")
+        parts.append(text)
+        ok &= good
     if not parts:
         return pa.array(["{}"] * n, pa.string()), ok
     # Each present feature leads with a comma (Arrow's "skip" of nulls drops rows).

@@ -40,7 +40,10 @@ from optimizer.observe.worker import no_cycle_collection, prepared_elsewhere
 from optimizer.observe.writer import BatchWriter, Tally
 
 BATCH = 10_000  # input rows per chunk and transaction
-WORKER_BYTES = 16 << 20  # files from this size are prepared in a second process
+WORKER_BYTES = 16 << 20  # files from this size are prepared in worker processes
+# Workers per format: parsing JSON takes about twice as long as writing the rows, CSV and
+# Parquet about as long (measured by benchmarks/ingest_logs.py).
+WORKERS = {"jsonl": 2, "csv": 1, "parquet": 1}
 
 Progress = Callable[[str, int], Callable[[int], None]]
 
@@ -112,16 +115,17 @@ def ingest_file(
     campaign: str | None = None,
     progress: Progress | None = None,
     fast: bool = True,
-    worker: bool | None = None,
+    workers: int | None = None,
 ) -> IngestReport:
     """Ingest one file into ``store``; returns the counts (see ``IngestReport``).
 
     Event files (JSONL, CSV, Parquet) are checked a chunk of columns at a time
-    (``prepare.py``), in a second process (``worker.py``) when ``worker`` (default: for
-    files of ``WORKER_BYTES`` or more on a machine with several cores), while this process
-    writes. ``fast=False`` takes every row through the full validation and writes each
-    batch before reading on (the same rows stored; the baseline of
-    ``benchmarks/ingest_logs.py``), as DSJSON and reports always are.
+    (``prepare.py``), by ``workers`` other processes (``worker.py``) while this one writes;
+    by default ``WORKERS[fmt]`` for files of ``WORKER_BYTES`` or more on a machine with
+    several cores, else none (here, while a thread writes). ``fast=False`` takes every row
+    through the full validation and writes each batch before reading on (the same rows
+    stored; the baseline of ``benchmarks/ingest_logs.py``), as DSJSON and reports always
+    are.
     """
     path = Path(path)
     if not path.is_file():
@@ -129,21 +133,25 @@ def ingest_file(
     fmt = detect(path, fmt)
     advance = progress(f"ingesting {path.name}", estimate_rows(path, fmt)) if progress else None
     if fast and fmt in CHUNKS:
-        if worker is None:
-            worker = path.stat().st_size >= WORKER_BYTES and (os.cpu_count() or 1) > 1
-        tally = _ingest_chunks(store, path, fmt, campaign, advance, worker)
+        if workers is None:
+            big = path.stat().st_size >= WORKER_BYTES and (os.cpu_count() or 1) > 1
+            workers = WORKERS[fmt] if big else 0
+        tally = _ingest_chunks(store, path, fmt, campaign, advance, workers)
     else:
         tally = _ingest_rows(store, path, fmt, campaign, advance, fast)
     return IngestReport(file=str(path), format=fmt, **asdict(tally))
 
 
-def _ingest_chunks(store, path: Path, fmt: str, campaign, advance, worker: bool) -> Tally:
+def _ingest_chunks(store, path: Path, fmt: str, campaign, advance, workers: int) -> Tally:
     facts = stored_campaigns(store)
     with ThreadPoolExecutor(1) as pool:  # the file's digest, while the rows are read
         digest = pool.submit(file_digest, path)
         tally = Tally()  # rows read and rows found bad here; the writer counts what it stores
         writer = BatchWriter(store, str(path), digest)
-        chunks = (prepared_elsewhere if worker else prepare_file)(path, fmt, facts, campaign, BATCH)
+        if workers:
+            chunks = prepared_elsewhere(path, fmt, facts, campaign, BATCH, workers)
+        else:
+            chunks = prepare_file(path, fmt, facts, campaign, BATCH)
         try:
             with no_cycle_collection():
                 for prepared, span in chunks:

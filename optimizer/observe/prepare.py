@@ -8,14 +8,12 @@ way or says exactly why not. Rows keep their file order.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
 
 import numpy as np
-import orjson
 import pyarrow as pa
 
 from optimizer.observe.blocks import CHUNKS, Span
@@ -25,12 +23,15 @@ from optimizer.observe.columns import (
     Coded,
     combinations,
     event_ids,
+    json_floats,
     names,
     numbers,
     per_row,
     set_ids,
     timestamps,
 )
+from optimizer.observe.digests import coded, quoted, time_texts
+from optimizer.observe.digests import digests as content_digests
 from optimizer.observe.fastpath import FastEvents, _name
 from optimizer.observe.readers import raw_text
 from optimizer.observe.validate import LIMITS, BadRow, CampaignFacts, Validator
@@ -66,12 +67,6 @@ class Prepared:
     reward_lines: list[int] = field(default_factory=list)
     sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     bad: list[tuple[int, str, str, str]] = field(default_factory=list)  # line, why, summary, raw
-
-
-def _digests(*columns: list) -> list[str]:
-    """Content digests of packed rows (``store.rows``: BLAKE2b of the JSON list)."""
-    blake, dumps = hashlib.blake2b, orjson.dumps
-    return [blake(dumps(c), digest_size=16).hexdigest() for c in zip(*columns, strict=True)]
 
 
 class Preparer:
@@ -167,26 +162,32 @@ class Preparer:
         ids = chunk.fields["event_id"]
         if len(decided):
             take = pa.array(decided)
-            sets = set_ids(lists)
-            set_id = per_row(sets, codes[decided], None)
-            columns = [
-                ts.take(take).to_pylist(),
-                campaign.rows()[decided].tolist(),
-                segment.rows()[decided].tolist(),
-                chunk.context.take(take).to_pylist(),
-                set_id.tolist(),
-                action.rows()[decided].tolist(),
-                p[decided].tolist(),
-                policy.rows()[decided].tolist(),
-                version.rows()[decided].tolist(),
-            ]
+            sets = [*set_ids(lists), None]  # the last: no list logged
+            times, contexts = ts.take(take), chunk.context.take(take)
+            names = (campaign, segment)
+            chosen = (action, policy, version)
+            digests = content_digests(
+                time_texts(times),
+                *(coded(c.values, c.codes[decided]) for c in names),
+                quoted(contexts),
+                coded(sets, codes[decided]),
+                *(coded(c.values, c.codes[decided]) for c in chosen[:1]),
+                json_floats(p[decided]),
+                *(coded(c.values, c.codes[decided]) for c in chosen[1:]),
+            )
             out.decisions = list(
                 zip(
                     ids.take(take).to_pylist(),
-                    repeat(None),
-                    *columns,
-                    _digests(*columns),
-                    strict=False,
+                    repeat(None, len(decided)),
+                    times.to_pylist(),
+                    *(c.at(decided) for c in names),
+                    contexts.to_pylist(),
+                    per_row(sets[:-1], codes[decided], None).tolist(),
+                    action.at(decided),
+                    p[decided].tolist(),
+                    *(c.at(decided) for c in chosen[1:]),
+                    digests,
+                    strict=True,
                 )
             )
             out.decision_lines = chunk.lines[decided].tolist()
@@ -195,14 +196,14 @@ class Preparer:
                     out.sets[sets[k]] = lists[k]
         if len(rewarded):
             take = pa.array(rewarded)
-            texts, values = ts.take(take).to_pylist(), value[rewarded].tolist()
+            times = ts.take(take)
             out.rewards = list(
                 zip(
                     ids.take(take).to_pylist(),
-                    kind.rows()[rewarded].tolist(),
-                    values,
-                    texts,
-                    _digests(texts, values),
+                    kind.at(rewarded),
+                    value[rewarded].tolist(),
+                    times.to_pylist(),
+                    content_digests(time_texts(times), json_floats(value[rewarded])),
                     strict=True,
                 )
             )
@@ -242,11 +243,14 @@ def prepare_file(
     facts: Mapping[str, CampaignFacts],
     campaign: str | None,
     rows: int,
+    part: tuple[int, int] = (0, 1),
 ) -> Iterator[tuple[Prepared, Span]]:
     """The chunks of an event file (JSONL, CSV or Parquet), prepared for writing, with
-    where each lies in the file. ``facts``: the stored campaigns."""
+    where each lies in the file. ``facts``: the stored campaigns. ``part`` ``(k, n)``: only
+    the chunks whose index is ``k`` modulo ``n`` (for ``n`` workers)."""
     lookup = facts.get
     validator = Validator(lookup, campaign, fast=FastEvents(lookup, campaign).event)
     prepare = Preparer(lookup, validator)
-    for chunk, span in CHUNKS[fmt](path, rows):
+    k, n = part
+    for chunk, span in CHUNKS[fmt](path, rows, lambda index: index % n == k):
         yield prepare(chunk), span

@@ -1,22 +1,23 @@
-"""Preparing a file's chunks in a second process while this one writes them.
+"""Preparing a file's chunks in worker processes while this process writes them.
 
-The worker reads, checks and builds each chunk (``prepare.prepare_file``) and sends it
-through a pipe. A pipe holds little, so the worker waits whenever the writer is behind: at
-most one chunk is in the pipe, one queued and one being written, and memory stays flat for
-any file size. When the ingesting process dies, even by ``kill -9``, the worker's next send
-fails and it exits; it never writes to the database itself.
+Each worker reads the file, prepares its share of the chunks (``prepare.prepare_file``:
+chunk ``i`` goes to worker ``i mod n``) and sends them through a pipe; they are written in
+file order. A pipe holds little, so a worker waits whenever the writer is behind: memory
+stays flat for any file size. Workers are fresh interpreters (never a copy of this process,
+nor a re-run of its main module); they never touch the database. When the ingesting
+process dies, even by ``kill -9``, a worker's next send fails and it exits.
 """
 
 from __future__ import annotations
 
 import gc
+import marshal
 import os
 import pickle
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -25,12 +26,12 @@ from optimizer.observe.blocks import Span
 from optimizer.observe.prepare import Prepared, prepare_file
 from optimizer.observe.validate import CampaignFacts
 
-
-@dataclass(frozen=True)
-class _Failed:
-    """The worker's exception, for the ingesting process to raise."""
-
-    error: BaseException
+# A worker's interpreter takes the ingesting one's import path first (from stdin), then
+# its arguments.
+BOOT = (
+    "import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
+    "from optimizer.observe.worker import main; main()"
+)
 
 
 @contextmanager
@@ -47,74 +48,100 @@ def no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _work(conn, path: str, fmt: str, facts: Mapping, campaign: str | None, rows: int) -> None:
+def _message(prepared: Prepared, span: Span) -> bytes:
+    """A prepared chunk as marshal data (plain values: quick both ways, and it runs no
+    code when loaded)."""
+    p = prepared
+    fields = (p.read, p.decisions, p.decision_lines, p.rewards, p.reward_lines, p.sets, p.bad)
+    return marshal.dumps(("chunk", fields, tuple(vars(span).values())))
+
+
+def _work(conn: Connection, path: str, fmt: str, facts, campaign, rows: int, part) -> None:
     try:
         with no_cycle_collection():
-            for item in prepare_file(Path(path), fmt, facts, campaign, rows):
-                conn.send(item)
-        conn.send(None)
+            for prepared, span in prepare_file(Path(path), fmt, facts, campaign, rows, part):
+                conn.send_bytes(_message(prepared, span))
+        conn.send_bytes(marshal.dumps(("end",)))
     except (BrokenPipeError, ConnectionResetError):  # the ingesting process is gone
         return
     except BaseException as exc:  # handed over, raised there
         try:
-            conn.send(_Failed(exc))
+            conn.send_bytes(marshal.dumps(("error", pickle.dumps(exc))))
         except Exception:  # unpicklable, or the pipe is gone: the reader sees the end
             pass
     finally:
         conn.close()
 
 
-# The worker's interpreter takes the ingesting one's import path first (from stdin), then
-# the arguments: a fresh interpreter that never imports the caller's main module.
-BOOT = (
-    "import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
-    "from optimizer.observe.worker import main; main()"
-)
-
-
 def main() -> None:
-    """The worker's entry point: arguments from stdin, chunks to the pipe in ``argv[1]``."""
+    """A worker's entry point: arguments from stdin, chunks to the pipe in ``argv[1]``."""
     args = pickle.load(sys.stdin.buffer)
     sys.stdin.close()
     _work(Connection(int(sys.argv[1]), readable=False), *args)
 
 
+class _Worker:
+    """One worker process and the read end of its pipe."""
+
+    def __init__(self, path: Path, args: tuple) -> None:
+        self.path = path
+        read_end, write_end = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", BOOT, str(write_end)],
+                stdin=subprocess.PIPE,
+                pass_fds=(write_end,),
+            )
+        finally:
+            os.close(write_end)
+        self.pipe = Connection(read_end, writable=False)
+        assert self.proc.stdin is not None
+        with self.proc.stdin:
+            pickle.dump(sys.path, self.proc.stdin)
+            pickle.dump(args, self.proc.stdin)
+
+    def next(self) -> tuple[Prepared, Span] | None:
+        """The worker's next chunk; None at the end of its share."""
+        try:
+            message = marshal.loads(self.pipe.recv_bytes())
+        except EOFError:
+            raise OptimizerError(
+                f"{self.path}: a process preparing the rows stopped (exit code "
+                f"{self.proc.wait()}); run the ingest again, it resumes where it stopped"
+            ) from None
+        if message[0] == "error":
+            raise pickle.loads(message[1])  # from our own worker
+        if message[0] == "end":
+            return None
+        _, fields, span = message
+        return Prepared(*fields), Span(*span)
+
+    def close(self) -> None:
+        self.pipe.close()  # a worker still sending gets a broken pipe and stops
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
 def prepared_elsewhere(
-    path: Path, fmt: str, facts: Mapping[str, CampaignFacts], campaign: str | None, rows: int
+    path: Path,
+    fmt: str,
+    facts: Mapping[str, CampaignFacts],
+    campaign: str | None,
+    rows: int,
+    workers: int = 1,
 ) -> Iterator[tuple[Prepared, Span]]:
-    """``prepare_file``'s chunks, prepared in a worker process."""
-    read_end, write_end = os.pipe()
+    """``prepare_file``'s chunks in file order, prepared by ``workers`` processes."""
+    args = (str(path), fmt, dict(facts), campaign, rows)
+    started = [_Worker(path, (*args, (k, workers))) for k in range(workers)]
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", BOOT, str(write_end)],
-            stdin=subprocess.PIPE,
-            pass_fds=(write_end,),
-        )
-    finally:
-        os.close(write_end)
-    receiver = Connection(read_end, writable=False)
-    try:
-        assert proc.stdin is not None
-        with proc.stdin:
-            pickle.dump(sys.path, proc.stdin)
-            pickle.dump((str(path), fmt, dict(facts), campaign, rows), proc.stdin)
-        while True:
-            try:
-                item = receiver.recv()
-            except EOFError:
-                raise OptimizerError(
-                    f"{path}: the process preparing the rows stopped (exit code "
-                    f"{proc.wait()}); run the ingest again, it resumes where it stopped"
-                ) from None
+        for k in range(sys.maxsize):
+            item = started[k % workers].next()
             if item is None:
                 return
-            if isinstance(item, _Failed):
-                raise item.error
             yield item
     finally:
-        receiver.close()  # a worker still sending gets a broken pipe and stops
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        for worker in started:
+            worker.close()

@@ -13,9 +13,22 @@ from pathlib import Path
 import pytest
 
 from optimizer.errors import InputError
+from optimizer.observe import blocks
 from optimizer.observe.ingest import ingest_file
 from optimizer.store import Store
 from tests.observe.test_ingest import BAD_ROWS, GOOD, jsonl
+
+CSV_HEADER = [
+    "event_id",
+    "timestamp",
+    "campaign",
+    "segment",
+    "action",
+    "candidates",
+    "probability",
+    "reward",
+    "ctx_age",
+]
 
 
 @pytest.fixture()
@@ -25,28 +38,43 @@ def store(db_url, example_cfg):
     return s
 
 
-def test_the_worker_stores_what_this_process_stores(tmp_path, example_cfg):
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_workers_store_what_this_process_stores(tmp_path, example_cfg, monkeypatch, fmt):
+    import optimizer.observe.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "BATCH", 400)  # several chunks for each worker
+    monkeypatch.setattr(blocks, "CSV_BLOCK", 20_000)
     rows = [{**GOOD, "event_id": f"w{i}", "reward": i % 2} for i in range(3_000)]
-    rows[10:10] = [r for r, _ in BAD_ROWS]
+    rows[10:10] = [r for r, _ in BAD_ROWS] + [{**GOOD, "event_id": "w7", "action": "b"}]
     path = jsonl(tmp_path, rows)
-    reports, events = [], []
-    for worker in (False, True):
-        store = Store(f"sqlite:///{tmp_path}/{worker}.db")
+    if fmt == "csv":
+        path = tmp_path / "log.csv"
+        lines = [",".join(CSV_HEADER)] + [
+            f"w{i},2026-03-01T10:00:00Z,stride-spring,beginners,a,a|b,0.5,{i % 2},31"
+            for i in range(3_000)
+        ]
+        lines[100:100] = ["bad,row", "w7,2026-03-01T10:00:00Z,stride-spring,,b,a|b,0.5,1,31"]
+        path.write_text("\n".join(lines) + "\n")
+    results = []
+    for workers in (0, 1, 2):
+        store = Store(f"sqlite:///{tmp_path}/{workers}.db")
         store.save_campaign(example_cfg)
-        reports.append(ingest_file(store, path, worker=worker).as_dict())
+        report = ingest_file(store, path, workers=workers).as_dict()
         frame = store.logged_events("stride-spring")
-        events.append(sorted(zip(frame.event_id, frame.timestamp, frame.reward_value, strict=True)))
-        quarantined = [(q.line, q.reason) for q in store.quarantined(str(path))]
-        events[-1].append(quarantined)
-    assert reports[0] == reports[1] and reports[0]["decisions"] == 3_000
-    assert events[0] == events[1]
+        events = sorted(zip(frame.event_id, frame.timestamp, frame.reward_value, strict=True))
+        quarantined = [(q.line, q.reason, q.raw) for q in store.quarantined(str(path))]
+        results.append((report, events, quarantined))
+    assert results[0] == results[1] == results[2]
+    assert results[0][0]["decisions"] == 3_000 and results[0][0]["quarantined"] > 0
+    (conflict,) = [q for q in results[0][2] if "conflicting" in q[1]]  # its raw read again
+    assert "w7" in conflict[2] and conflict[2] == path.read_text().splitlines()[conflict[0] - 1]
 
 
 def test_an_error_in_the_worker_is_raised_here(tmp_path, store):
     bad = tmp_path / "broken.parquet"
     bad.write_bytes(b"PAR1 not really")
     with pytest.raises(InputError, match=r"broken\.parquet: not a readable Parquet file"):
-        ingest_file(store, bad, worker=True)
+        ingest_file(store, bad, workers=1)
 
 
 def _children(pid: int) -> list[int]:
@@ -75,7 +103,7 @@ def _ingest_with_worker(url: str, path: str) -> None:
     import optimizer.observe.ingest as ingest_module
 
     ingest_module.BATCH = 500
-    ingest_file(Store(url), path, worker=True)
+    ingest_file(Store(url), path, workers=1)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
@@ -99,6 +127,6 @@ def test_a_kill_9_leaves_no_worker_and_a_rerun_stores_each_event_once(tmp_path, 
     assert not any(map(_alive, workers)), "the worker outlived the killed ingest"
     before = store.count_events("stride-spring")
     assert 2_000 <= before[0] < 60_000 and before[0] == before[1]  # whole rows only
-    report = ingest_file(store, path, worker=True)
+    report = ingest_file(store, path, workers=1)
     assert store.count_events("stride-spring") == (60_000, 60_000)
     assert report.decisions == 60_000 - before[0] and report.duplicates == 2 * before[0]
