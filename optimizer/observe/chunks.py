@@ -154,8 +154,14 @@ def from_rows(
     )
 
 
-def _gaps_to_null(column: pa.Array) -> pa.Array:
-    """An empty text cell is a missing field, as a null one is."""
+def _plain(column: pa.Array) -> pa.Array:
+    """Large strings and lists as plain ones; an empty text cell is a missing field, as a
+    null one is."""
+    t = column.type
+    if pa.types.is_large_string(t):
+        column = column.cast(pa.string())
+    elif pa.types.is_large_list(t) and pa.types.is_large_string(t.value_type):
+        column = column.cast(pa.list_(pa.string()))
     if is_text(column) and len(column):
         return pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)
     return column
@@ -171,7 +177,7 @@ def from_arrow(
 ) -> Chunk:
     """A chunk of Arrow columns named ``names`` (CSV text cells, or Parquet values)."""
     n = len(lines)
-    by_name = {name: _gaps_to_null(c) for name, c in zip(names, columns, strict=True)}
+    by_name = {name: _plain(c) for name, c in zip(names, columns, strict=True)}
     nulls = pa.nulls(n, pa.string())
     fields = {name: by_name.get(name, nulls) for name in FIELDS}
     forced = np.zeros(n, bool)

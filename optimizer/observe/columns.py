@@ -27,8 +27,8 @@ from optimizer.store.rows import candidate_set_id
 # The characters ``str.strip()`` removes (``str.isspace``), for a regular expression.
 SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 STRIPPED = f"(?s)^[^{SPACE}](.*[^{SPACE}])?$"  # no white space at either end
-# The ISO 8601 times read here (anything else takes the full validation): a UTC time.
 DECIMAL = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"  # read alike by Python and Arrow
+# The ISO 8601 times read here (anything else takes the full validation): a UTC time.
 ISO_UTC = r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d{1,6})?(Z|\+00:00)?$"
 FIRST_US = -30610224000 * 10**6  # 1000-01-01, microseconds since 1970
 LAST_US = 253402300800 * 10**6 - 1  # 9999-12-31 23:59:59.999999
@@ -69,9 +69,6 @@ class Coded:
     values: list  # the distinct values; the last one stands for a null cell
     good: np.ndarray  # whether each distinct value passes
     codes: np.ndarray  # per row (-1: a null cell)
-
-    def rows(self) -> np.ndarray:
-        return per_row(self.values[:-1], self.codes, self.values[-1])
 
     def ok(self) -> np.ndarray:
         return self.good[self.codes]
@@ -318,7 +315,9 @@ def _features(column: pa.Array, head: str) -> tuple[pa.Array, np.ndarray]:
         values = values.to_numpy(zero_copy_only=False)
         text = pc.binary_join_element_wise(head, json_floats(values), "")
         return pc.if_else(pa.array(null), "", text), null | np.isfinite(values)
-    numbers, numeric = decimals(column) if is_text(column) else (None, np.zeros(len(column), bool))
+    if not is_text(column):  # lists, objects, booleans: for the full validation
+        return pa.array([""] * len(column), pa.string()), null
+    numbers, numeric = decimals(column)
     rest = column if not numeric.any() else pc.if_else(pa.array(numeric), None, column)
     values, codes = encode(rest)
     features = [_feature(v, True) for v in values]

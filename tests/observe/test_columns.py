@@ -214,3 +214,41 @@ def test_space_is_what_strip_removes():
 )
 def test_timestamps(text, stored):
     assert timestamps(pa.array([text])).to_pylist() == [stored]
+
+
+def _base(n: int = 4) -> dict:
+    return {
+        "event_id": [f"e{i}" for i in range(n)],
+        "timestamp": [f"2026-03-01T10:00:0{i}Z" for i in range(n)],
+        "campaign": ["stride-spring"] * n,
+        "action": ["a"] * n,
+        "candidates": [["a", "b"]] * n,
+        "probability": [0.5] * n,
+        "reward": [1.0, 0.0, None, 1.0][:n],
+    }
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"ctx_tags": pa.array([["x"], ["y"], None, []])},  # lists: the full validation says
+        {"ctx_flag": [True, False, None, True], "ctx_n": pa.array([1, 2, None, 3], pa.int32())},
+        {"ctx_w": pa.array([1.5, float("inf"), -0.0, None], pa.float32())},
+        {"event_id": [1, 2, 3, 4]},
+        {"segment": [1, None, 3, 4]},
+        {"timestamp": pa.array([0, 1_500_000, None, -1], pa.timestamp("us", "UTC"))},
+        {"timestamp": pa.array([0, 1_000, 1_001, None], pa.timestamp("ns"))},
+        {"timestamp": pa.array([0, 1, 2, 3], pa.timestamp("s", "Europe/Paris"))},
+        {"candidates": pa.array([["a", "b"], ["a", None], ["a\x00b"], []])},
+        {"candidates": pa.array([["a", "b"]] * 4, pa.large_list(pa.large_string()))},
+        {"probability": ["0.5", " 0.25", "1e400", None], "reward": ["1", "-0.0", "x", "1_0"]},
+        {"context": [{"age": 3.0}, {"age": None}, None, {"age": 4.0, "b": True}]},
+        {"context": ['{"age": 3}', "[1]", None, '{"age": "x"}']},
+        {"kind": ["", "buy", None, " click"], "policy": ["vw", "", None, "x" * 201]},
+    ],
+)
+def test_parquet_types_read_as_rows_read_them(tmp_path, changes):
+    path = tmp_path / "log.parquet"
+    pq.write_table(pa.table({**_base(), **changes}), path)
+    assert_same(path, "parquet")
