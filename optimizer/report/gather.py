@@ -20,7 +20,7 @@ from optimizer.errors import OptimizerError
 from optimizer.records import Creative
 from optimizer.report import evidence as ev
 from optimizer.report import history
-from optimizer.report.model import Curve, GeneratorLine, Report, Text
+from optimizer.report.model import Curve, GeneratorLine, Lift, Report, Text
 from optimizer.report.segments import lift_on_logs, ranking, segment_views, sources
 from optimizer.report.truth import RunTruth, why_not
 from optimizer.report.words import interval, lift_words, pct
@@ -193,21 +193,12 @@ def _simulated(store, campaign: str, cfg, runs: Sequence[Run], events: pd.DataFr
     min_events = cfg.refresh.min_events if cfg else DEFAULT_MIN_EVENTS
     segments, period = segment_views(events, look, pool, _order(cfg, pool), min_events, True)
     first = main.rounds[0].get("assessments", {})
-    initial = [
-        (records[a["creative_id"]], s)
-        for s, rows in first.items()
-        for a in rows
-        if a["creative_id"] in records
-    ]
-    children = [(c, s) for c, s, _ in created] + [x for x in initial if x[0].source != "seed"]
-    lift = None
-    if len(events) == 0:
+    initial = [(records.get(a["creative_id"]), s) for s, rows in first.items() for a in rows]
+    children = [(c, s) for c, s, _ in created]
+    children += [(c, s) for c, s in initial if c is not None and c.source != "seed"]
+    lift = _lift(events, main.seed or 0, truth, true, records)
+    if lift is None:
         hidden["lift of the loop"] = "the store holds none of this run's impressions"
-    else:
-        lift = lift_on_logs(events, main.seed or 0)
-        served = {c for cands in events["candidates"] for c in cands} | set(events["chosen"])
-        if truth is not None and served <= set(records):
-            lift = replace(lift, true=truth.lift(events, records, ranking(true)))
     other = tuple(r.id for r in runs if r is not main)
     screenings = [s for s in store.screenings(campaign) if not s.batch.startswith(other)]
     lineage = history.lineage(created, look)
@@ -231,6 +222,24 @@ def _simulated(store, campaign: str, cfg, runs: Sequence[Run], events: pd.DataFr
         hidden=hidden,
         period=period,
     )
+
+
+def _lift(
+    events: pd.DataFrame,
+    seed: int,
+    truth: RunTruth | None,
+    true: Mapping[str, Mapping[str, float]],
+    records: Mapping[str, Creative],
+) -> Lift | None:
+    """The lift on the run's impressions: off-policy, and by the truth where it is known
+    for every creative the run served."""
+    if len(events) == 0:
+        return None
+    lift = lift_on_logs(events, seed)
+    served = {c for cands in events["candidates"] for c in cands} | set(events["chosen"])
+    if truth is not None and served <= set(records):
+        lift = replace(lift, true=truth.lift(events, records, ranking(true)))
+    return lift
 
 
 def _generators(store, campaign: str) -> tuple[GeneratorLine, ...]:
