@@ -112,13 +112,18 @@ def rounds(s: dict) -> list[RenderableType]:
             ratio(r.get(k)) for k in ("served_ctr", "expected_ctr", "oracle_ctr", "uniform_ctr")
         ]
         t.add_row(str(r["round"]), *ctrs, ratio(r.get("regret"), ".1f"), ratio(r["pool_true_ctr"]))
+    made = ""
+    if s.get("created_share") is not None:
+        made = f"; created {s['created_share']:.0%} of the final pool"
+        if s.get("created_true_ctr") is not None and s.get("seed_true_ctr"):
+            made += f" (true CTR {s['created_true_ctr']:.4f} vs seeds {s['seed_true_ctr']:.4f})"
     return [
         t,
         text(
             f"active pool true CTR {s['initial_pool_true_ctr']:.4f} -> "
             f"{s['final_pool_true_ctr']:.4f} ({s['pool_lift']:.2f}x); "
             f"{s['retirements']} retirements, {s['new_creatives']} new "
-            f"creatives; generator {s['generator']}"
+            f"creatives{made}; generator {s['generator']}"
         ),
     ]
 

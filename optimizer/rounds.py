@@ -42,7 +42,7 @@ from optimizer.refresh.metrics import InitialPool, RoundMetrics, prompt_lines, s
 from optimizer.refresh.models import Models
 from optimizer.refresh.operators.bandit import arm_of, credit
 from optimizer.refresh.prompts import PromptArm
-from optimizer.refresh.regenerate import Regeneration, regenerate, room
+from optimizer.refresh.regenerate import Regeneration, fit_scorer, regenerate, room
 from optimizer.refresh.retire import Retirement, choose_retirements
 from optimizer.refresh.rewrite import PromptRewrite, rewrite_prompt, rewrite_segment
 from optimizer.refresh.state import State
@@ -260,7 +260,9 @@ class Campaign:
 
         # 5. Regenerate: best-of-N candidates for each segment's room, admitted by the gate;
         # the newcomers enter the bandit with the scorer's prior.
-        regeneration = regenerate(cfg, self.models, state, need, k, rng, watch, llm)
+        with watch.stage("rank"):
+            scorer = fit_scorer(self.models.screener.embedder, state)
+        regeneration = regenerate(cfg, self.models, state, need, k, rng, watch, llm, scorer)
         state.count_made(regeneration.plan)
         for segment, creatives in regeneration.admitted.items():
             state.admit(segment, creatives)

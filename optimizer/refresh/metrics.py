@@ -158,6 +158,7 @@ class NewCreative:
     generator: str | None
     operator: str | None = None  # the operator bandit's arm that made it
     parents: tuple[str, ...] = ()
+    prior: tuple[float, float] | None = None  # the scorer's Beta prior it entered with
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,13 @@ class RoundMetrics:
             pool_size=d["pool_size"],
             retirements=tuple(Retirement(**r) for r in d["retirements"]),
             new_creatives=tuple(
-                NewCreative(**{**c, "parents": tuple(c.get("parents", ()))})
+                NewCreative(
+                    **{
+                        **c,
+                        "parents": tuple(c.get("parents", ())),
+                        "prior": tuple(c["prior"]) if c.get("prior") else None,
+                    }
+                )
                 for c in d["new_creatives"]
             ),
             prompt_written=opt("prompt_written", PromptWritten),

@@ -7,15 +7,16 @@ with room ``r``:
 
 1. The operator bandit (:mod:`~optimizer.refresh.operators.bandit`) splits
    ``N = r * refresh.candidates_per_slot`` candidates among the operators (recombination,
-   the LLM's ``generate:<prompt id>``, ``mutation`` and ``crossover``);
-   the LLM writes at most ``generation.batch_size`` answers a round (one batch), shared by
-   its arms over all segments, and recombination at most the assemblies there are.
+   the LLM's ``generate:<prompt id>``, ``mutation`` and ``crossover``); the LLM writes at
+   most ``generation.batch_size`` answers a round (one batch), shared by its arms over all
+   segments, and recombination at most the assemblies there are.
 2. The operators make them (:mod:`~optimizer.refresh.operators`), the LLM's in one batched
-   call for every segment; the filters screen them against the live pool.
-3. The scorer, fitted on every (segment, creative) outcome so far, gives each kept candidate
-   a Beta prior (``CreativeScorer.prior``); candidates are ranked by its upper
-   ``OPTIMISM`` quantile, an optimistic score, so that novel copy the scorer is unsure of
-   gets tried.
+   call for every segment.
+3. The scorer, fitted on every (segment, creative) outcome so far (:func:`fit_scorer`), gives
+   each candidate a Beta prior (``CreativeScorer.prior``); candidates are ranked by its
+   upper ``OPTIMISM`` quantile, an optimistic score, so that novel copy the scorer is unsure
+   of gets tried, and screened in that order against the live pool (of near-duplicates the
+   best-ranked is kept).
 4. The gate: a candidate is admitted only if that score reaches the segment's bar, the mean
    posterior CTR of its active creatives from their own data
    (:func:`~optimizer.refresh.posterior.pool_bar`), not the scorer's estimate of them; the
@@ -92,13 +93,13 @@ def regenerate(
     rng: np.random.Generator,
     watch: Stopwatch,
     llm: bool = True,
+    scorer=None,  # optimizer.scorer.CreativeScorer | None
 ) -> Regeneration:
     """New creatives for the ``need`` newcomers per segment (``llm``: the LLM's arms too,
-    else recombination alone); ``state`` is not changed."""
+    else recombination alone), ranked by ``scorer`` (None: no ranking, no gate); ``state``
+    is not changed."""
     if not need:
         return Regeneration({}, {}, None, {})
-    with watch.stage("rank"):
-        scorer = fit_scorer(models.screener.embedder, state)
     parents = {s: parents_of(state, s, rng) for s in sorted(need)}
     plan = plan_budget(cfg, state, parents, need, rng, llm)
     raw = make_candidates(cfg, models, state, parents, plan, k, rng, watch)

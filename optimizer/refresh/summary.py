@@ -41,6 +41,7 @@ def refresh_metrics(done) -> dict:  # done: optimizer.rounds.Refreshed
             c.generator_version,
             str(c.lineage.get("arm")) if c.lineage.get("arm") else None,
             tuple(c.lineage.get("parents", ())),
+            regen.priors.get((segment, c.id)),
         )
         for segment, creatives in regen.admitted.items()
         for c in creatives

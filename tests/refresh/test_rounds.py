@@ -72,6 +72,12 @@ def test_rounds_serve_and_record_the_configs_policy(example_cfg, tmp_path):
 
     state, policy = checkpoint.read(tmp_path / "state" / cfg.name / summary.run_id / "round-002")
     assert isinstance(policy, ThompsonPolicy) and policy.updates == 1_000
+    # newcomers enter the bandit with the scorer's prior as their own pseudo-counts
+    new = [c for m in state.history for c in m.new_creatives]
+    assert new and all(c.prior is not None for c in new)
+    for c in new:
+        prior = policy.creative_priors[c.segment][c.id]
+        assert (prior.alpha, prior.beta) == c.prior
     resumed = run_rounds(
         cfg, 3, 500, True, Store(cfg.database_url), tmp_path / "state", resume=True, generate=False
     )
