@@ -74,7 +74,7 @@ def label(a: Assessment, best: Assessment | None, min_events: int) -> tuple[str,
     learning: fewer than ``min_events`` impressions as a candidate (the refresh does not
     judge it yet), or shown fewer than ``MIN_SHOWN`` times or below the best's interval
     while its own interval still reaches the best's CTR; leading: the best, or a creative
-    shown enough whose CTR lies within the best's interval; retiring: an upper bound below
+    shown enough whose CTR is not below the best's lower bound; retiring: an upper bound below
     the best's CTR (the refresh retires it once it is confidently worse, or when the pool
     is over its size).
     """
@@ -97,7 +97,9 @@ def label(a: Assessment, best: Assessment | None, min_events: int) -> tuple[str,
             f"shown {a.shown:,} times: could still match the best's {pct(best.ctr)} "
             f"(upper bound {pct(a.high)})"
         )
-    return "leading", f"CTR {pct(a.ctr)} within the best's interval {interval(rate_of(best))}"
+    return "leading", (
+        f"as good as the best: CTR {pct(a.ctr)}, not below the best's lower bound {pct(best.low)}"
+    )
 
 
 def rate_of(a: Assessment) -> Rate:
@@ -110,7 +112,7 @@ LABELS = (
     "CTR: the value of always showing the creative, estimated from every impression in which "
     "it was a candidate and corrected for how the bandit chose (inverse propensity), with its "
     "95% interval. Labels: leading, the segment's surest performer (the highest lower bound) "
-    "or a creative shown enough whose CTR lies within its interval; retiring, an upper bound "
+    "or a creative shown enough whose CTR is not below its lower bound; retiring, an upper bound "
     "below the best's CTR (the refresh retires a creative once it is confidently worse, or "
     "when the pool is full); learning, too few impressions to tell yet."
 )

@@ -32,7 +32,7 @@ BEST = a("best", 0.05, 0.04, 0.06)
     ("creative", "word", "why"),
     [
         (BEST, "leading", "highest lower bound"),
-        (a("tie", 0.048, 0.035, 0.061), "leading", "within the best's interval"),
+        (a("tie", 0.048, 0.035, 0.061), "leading", "not below the best's lower bound 4.00%"),
         (a("low", 0.02, 0.01, 0.03), "retiring", "upper bound 3.00% below the best's 5.00%"),
         (a("few", 0.0, 0.0, 0.12, shown=20), "learning", "shown 20 times"),
         (a("wide", 0.03, 0.0, 0.07), "learning", "could still match the best's 5.00%"),
