@@ -160,7 +160,10 @@ def source_words(source: str, lineage: Mapping, generator: str | None) -> str:
 
 
 def generator_name(version: str) -> str:
-    return short(version.rsplit("/", 1)[-1], 28)
+    """A generator version (``id@revision[+lora-digest]``) without its hub organisation,
+    the model's name cut short and the adapter kept whole (it tells versions apart)."""
+    name, _, adapter = version.rsplit("/", 1)[-1].partition("+")
+    return f"{short(name, 24)}+{adapter}" if adapter else short(name, 28)
 
 
 def reason_group(reason: str) -> str:

@@ -17,7 +17,7 @@ from optimizer.report.model import Allocation, CreativeLine, Rate, SegmentView, 
 from optimizer.report.plots import colours
 from optimizer.report.words import label, leader, legend_names, with_headlines
 from optimizer.store import Store
-from optimizer.store.models import RoundRow
+from optimizer.store.models import GeneratorRow, RoundRow
 from tests.report.dom import ID, visible_text
 
 
@@ -94,36 +94,42 @@ def test_reasons_name_creatives_by_headline():
 HOSTILE = '<script>alert("x")</script> & <b>bold</b>'
 
 
-@pytest.fixture()
-def bare_rounds(tmp_path, example_cfg):
-    """One round written straight into a store: two seed creatives and one with hostile
-    text, uniform serving in one segment, metrics with none of the refresh's optional keys."""
-    url = f"sqlite:///{tmp_path}/bare.db"
-    store = Store(url)
-    store.save_campaign(example_cfg)
-    hostile = Creative.from_text(example_cfg.name, HOSTILE, "a <i>body</i>", "Shop now")
-    pool = [*seed_creatives(example_cfg)[:2], hostile]
+def write_round(store, cfg, pool, extra=None, generator=None) -> None:
+    """Round 1 of run ``r``: 600 impressions served uniformly over ``pool`` in one segment
+    (the ``i``-th creative clicked with probability 0.05 (i + 1)), and its metrics (with
+    ``extra`` keys) written straight into ``store``."""
     store.add_creatives(pool)
-    run = run_row(example_cfg, "bare", "rounds", 600, "uniform")
-    store.start_run(run)
+    store.start_run(run_row(cfg, "r", "rounds", 600, "uniform"))
     ids = tuple(c.id for c in pool)
     rng = np.random.default_rng(3)
     events = []
     for i in range(600):
-        j = int(rng.integers(3))
+        j = int(rng.integers(len(ids)))
         d = Decision(
-            f"bare-r001-{i:09d}",
+            f"r-r001-{i:09d}",
             1.7e9 + i,
-            example_cfg.name,
+            cfg.name,
             Context("beginners", {}),
             ids,
             ids[j],
-            1 / 3,
+            1 / len(ids),
             "uniform",
             "v1",
         )
         events.append(Feedback(d, float(rng.random() < 0.05 * (j + 1))))
-    store.log(events, run_id="bare")
+    store.log(events, run_id="r")
+    assessed = [
+        {
+            "segment": "beginners",
+            "creative_id": c,
+            "ctr": 0.0,
+            "low": 0.0,
+            "high": 0.1,
+            "events": 600,
+            "shown": 200,
+        }
+        for c in ids
+    ]
     metrics = {
         "round": 1,
         "impressions": 600,
@@ -140,25 +146,22 @@ def bare_rounds(tmp_path, example_cfg):
         "new_creatives": [],
         "generator": None,
         "pool_true_ctr": 0.02,
-        "pool_size": {"beginners": 3},
-        "assessments": {
-            "beginners": [
-                {
-                    "segment": "beginners",
-                    "creative_id": c,
-                    "ctr": 0.0,
-                    "low": 0.0,
-                    "high": 0.1,
-                    "events": 600,
-                    "shown": 200,
-                }
-                for c in ids
-            ]
-        },
+        "pool_size": {"beginners": len(ids)},
+        "assessments": {"beginners": assessed},
+        **(extra or {}),
     }
-    store.save_round(
-        RoundRow(run_id="bare", round=1, campaign=example_cfg.name, refresh=True, metrics=metrics)
-    )
+    row = RoundRow(run_id="r", round=1, campaign=cfg.name, refresh=True, metrics=metrics)
+    store.save_round(row, (), generator)
+
+
+@pytest.fixture()
+def bare_rounds(tmp_path, example_cfg):
+    """Two seed creatives and one with hostile text; metrics with none of the refresh's
+    optional keys."""
+    store = Store(f"sqlite:///{tmp_path}/bare.db")
+    store.save_campaign(example_cfg)
+    hostile = Creative.from_text(example_cfg.name, HOSTILE, "a <i>body</i>", "Shop now")
+    write_round(store, example_cfg, [*seed_creatives(example_cfg)[:2], hostile])
     return store, example_cfg.name
 
 
@@ -185,3 +188,102 @@ def test_hostile_text_is_escaped_and_missing_sections_say_so(bare_rounds, tmp_pa
         "uniform over the live creatives",
         "best single creative per segment",
     ]
+
+
+def test_a_refreshed_round_shows_prompts_in_full_arms_lineage_and_generators(tmp_path, example_cfg):
+    cfg = example_cfg
+    store = Store(f"sqlite:///{tmp_path}/gen.db")
+    store.save_campaign(cfg)
+    seeds = seed_creatives(cfg)[:2]
+    version = "HuggingFaceTB/SmolLM2-135M-Instruct@base+lora-0123abcd"
+    written = Creative.from_text(
+        cfg.name,
+        "Soft landings, every mile",
+        "Foam that forgives.",
+        "Shop now",
+        source="generated",
+        prompt_id="benefit-r1",
+        generator_version=version,
+        lineage={
+            "operator": "generate",
+            "arm": "generate:benefit-r1",
+            "parents": [],
+            "prompt_arm": "benefit-r1",
+            "round": 1,
+        },
+    )
+    edited = Creative.from_text(
+        cfg.name,
+        "Comfort from the very first step",
+        seeds[0].body,
+        seeds[0].cta,
+        source="edited",
+        parent_id=seeds[0].id,
+        lineage={"operator": "mutation", "arm": "mutation", "parents": [seeds[0].id], "round": 1},
+    )
+    instruction = "Lead with comfort; name the <cushion> & the price."
+    extra = {
+        "prompt_written": {
+            "id": "benefit-r1",
+            "parent": "benefit",
+            "segment": "beginners",
+            "instruction": instruction,
+            "raw": "Instruction: " + instruction,
+        },
+        "prompts": {
+            "benefit-r1": {
+                "clicks": 3,
+                "impressions": 100,
+                "source": "mutation",
+                "parent": "benefit",
+            }
+        },
+        "operators": {"generate:benefit-r1": [1.5, 2.0], "mutation": [0.2, 1.0]},
+        "new_creatives": [
+            {
+                "id": c.id,
+                "segment": "beginners",
+                "prompt": c.prompt_id,
+                "headline": c.headline,
+                "generator": c.generator_version,
+                "operator": c.lineage["arm"],
+                "parents": c.lineage["parents"],
+            }
+            for c in (written, edited)
+        ],
+        "retirements": [
+            {
+                "segment": "beginners",
+                "creative_id": seeds[1].id,
+                "reason": f"confidently worse than {written.id} in beginners: CTR "
+                "0.0100 [0.0000, 0.0200] below 0.0600 [0.0400, 0.0800]",
+            }
+        ],
+    }
+    generator = GeneratorRow(
+        version=version,
+        campaign=cfg.name,
+        base="smollm2",
+        adapter="runs/lora",
+        data_hash="feedbeef" * 4,
+        metrics={"loss_first": 2.5, "loss_last": 1.9, "steps": 3},
+    )
+    write_round(store, cfg, [*seeds, written, edited], extra, generator)
+    page = write_report(store, cfg.name, tmp_path / "out").read_text()
+    text = visible_text(page, sep="")
+    assert "Lead with comfort; name the &lt;cushion&gt; &amp; the price.</pre>" in page
+    assert "benefit-r1 from benefit, written from the evidence of beginners" in text
+    arms = re.search(r'<table class="arms">.*?</table>', page, re.S).group(0)
+    assert "generate:benefit-r1" in arms and "Soft landings, every mile" in arms
+    assert "mutation" in arms and "Comfort from the very first step" in arms
+    table = re.search(r'<table class="lineage">.*?</table>', page, re.S).group(0)
+    lineage = visible_text(table, sep="")
+    assert "edited: one winner rewritten" in lineage and seeds[0].headline in lineage
+    assert "generated, prompt 'benefit-r1'" in lineage and "no parents" in lineage
+    assert version in page  # the generator table names the version in full
+    assert (
+        "generated, prompt 'benefit-r1', generator SmolLM2-135M-Instruct@b\u2026+lora-0123abcd"
+        in text
+    )
+    assert "confidently worse than \u201cSoft landings, every mile\u201d" in text
+    assert not ID.search(visible_text(page))
