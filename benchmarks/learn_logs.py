@@ -5,7 +5,9 @@ are its own), on the store's closed events:
 - the learning core on all N events: the events formatted as VW text here and learned by
   VW's own parser in one worker process (the model of the one-by-one path);
 - the same with ``--workers`` processes averaging with AllReduce (a different model);
-- the ``learn`` command's library call, join of rewards to decisions included;
+- the ``learn`` command's library call, join of rewards to decisions included, and the
+  same with the join before it read one row per decision (``join_rewards_by_pairs``);
+- the read and join alone (``closed_events``), now and before;
 - on the first ``--baseline-events`` events, the one-by-one pyvw path (the path before
   the text one, kept as the reference) and the text path, measured in the same run.
 Prints events/s (wall and per CPU second, parent and workers together), peak memory and
@@ -33,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "configs" / "example.yaml"
+BEFORE = ", join before"  # a measurement named so runs the reference join of pairs
 
 
 def _usage() -> tuple[float, float]:
@@ -68,6 +71,7 @@ class WorkerPeak(threading.Thread):
 
 def _run(db: str, what: str, n: int, workers: int, results) -> None:
     """In a fresh process: one measurement (``what``) on the first ``n`` closed events."""
+    import optimizer.offline
     from optimizer.allocate.vw import VWPolicy
     from optimizer.allocate.vw_logged import (
         PolicySpec,
@@ -77,6 +81,7 @@ def _run(db: str, what: str, n: int, workers: int, results) -> None:
     )
     from optimizer.config import load_config
     from optimizer.evaluate.targets import candidate_lists
+    from optimizer.observe.join import join_rewards_by_pairs
     from optimizer.offline import closed_events, learn_from_logs
     from optimizer.store import Store
 
@@ -84,8 +89,15 @@ def _run(db: str, what: str, n: int, workers: int, results) -> None:
     scratch = tempfile.TemporaryDirectory(prefix="learn-bench-")
     folder = Path(scratch.name)
     watch = WorkerPeak()
-    if what == "command":
-        share = 1.0 - min(n / len(closed_events(store, name).events), 1.0)
+    closed = len(closed_events(store, name).events) if what.startswith("command") else 0
+    if what.endswith(BEFORE):  # the join as it was, in this process only
+        optimizer.offline.join_rewards = join_rewards_by_pairs
+    if what.startswith("read and join"):
+        watch.start()
+        before, wall = _usage(), time.perf_counter()
+        n = len(closed_events(store, name).events)
+    elif what.startswith("command"):
+        share = 1.0 - min(n / closed, 1.0)
         watch.start()
         before, wall = _usage(), time.perf_counter()
         info = learn_from_logs(store, name, folder, test_share=share)
@@ -141,7 +153,11 @@ def learn_benchmark(db: Path, events: int, baseline_events: int, workers: int) -
     measure(db, "text path, 1 worker", events)
     if workers > 1:
         measure(db, "text path, AllReduce", events, workers)
-    measure(db, "command", events)
+    now = measure(db, "command", events)
+    then = measure(db, "command" + BEFORE, events)
+    print(f"  command / command with the join before: {now / then:.1f}x")
+    now, then = (measure(db, "read and join" + w, events) for w in ("", BEFORE))
+    print(f"  read and join / before: {now / then:.1f}x")
     print(f" on the first {baseline_events:,} events:")
     fast = measure(db, "text path, 1 worker", baseline_events)
     slow = measure(db, "one by one", baseline_events)

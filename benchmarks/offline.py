@@ -8,6 +8,8 @@ in both) and Parquet, then measures:
 - learning throughput from logs (events/s and peak memory): VW's parser in a worker
   process, with AllReduce workers, the command with its join, and against the one-by-one
   baseline measured in the same run; see ``benchmarks/learn_logs.py``;
+- the read and join of rewards to decisions (``closed_events``), and the join of pairs it
+  replaced (``join_rewards_by_pairs``), in the same run;
 - evaluation time of IPS/SNIPS/DM/DR with intervals for two targets over all events.
 Prints numbers; asserts nothing.
 
@@ -18,6 +20,7 @@ Run: ``.venv/bin/python benchmarks/offline.py [--events 1000000] [--baseline-eve
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -29,10 +32,9 @@ from ingest_logs import ingest_benchmark, write_logs  # noqa: E402
 from learn_logs import learn_benchmark  # noqa: E402
 
 from optimizer.config import load_config  # noqa: E402
-from optimizer.offline import (  # noqa: E402
-    closed_events,
-    evaluate_logged,
-)
+from optimizer.observe.join import join_rewards  # noqa: E402
+from optimizer.observe.join import join_rewards_by_pairs as by_pairs  # noqa: E402
+from optimizer.offline import evaluate_logged  # noqa: E402
 from optimizer.store import Store  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "configs" / "example.yaml"
@@ -55,12 +57,14 @@ def main() -> None:
         ingest_benchmark(folder, paths, min(args.baseline_events, args.events))
         store = Store(f"sqlite:///{folder / 'jsonl.db'}")  # filled by the JSONL run
 
-        t0 = time.perf_counter()
-        joined = closed_events(store, cfg.name)
-        print(
-            f"\njoin rewards to decisions: {len(joined.events):,} events in "
-            f"{time.perf_counter() - t0:.1f} s"
-        )
+        print()
+        for name, join in (("join rewards to decisions", join_rewards), ("before", by_pairs)):
+            t0, cpu = time.perf_counter(), time.process_time()
+            joined = join(store, cfg.name, cfg.attribution)
+            print(
+                f"{name}: {len(joined.events):,} events in {time.perf_counter() - t0:.1f} s "
+                f"({time.process_time() - cpu:.1f} CPU s; load average {os.getloadavg()[0]:.1f})"
+            )
 
         learn_benchmark(
             folder / "jsonl.db",

@@ -68,7 +68,8 @@ def join_rewards(
     closed = times + window <= _clock(now, times, logged.reward_time)
     keep = hit | closed
     reward[~hit] = attribution.default_reward
-    events = decisions[keep].assign(reward=reward[keep]).reset_index(drop=True)
+    events = (decisions if keep.all() else decisions[keep]).reset_index(drop=True)
+    events["reward"] = reward[keep]
     defaulted = int((closed & ~hit).sum())
     return Joined(events, int(hit.sum()), defaulted, int((~keep).sum()), late, orphans)
 
