@@ -201,7 +201,13 @@ def _simulated(store, campaign: str, cfg, runs: Sequence[Run], events: pd.DataFr
         hidden["lift of the loop"] = "the store holds none of this run's impressions"
     other = tuple(r.id for r in runs if r is not main)
     screenings = [s for s in store.screenings(campaign) if not s.batch.startswith(other)]
-    lineage = history.lineage(created, look)
+    priors = {
+        (c["segment"], c["id"]): c["prior"]
+        for m in main.rounds
+        for c in m.get("new_creatives", [])
+        if c.get("prior")
+    }
+    lineage = history.lineage(created, look, priors)
     return Report(
         campaign=campaign,
         simulated=True,

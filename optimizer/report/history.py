@@ -81,10 +81,16 @@ def _verdict(
     return "unclear (intervals overlap)"
 
 
-def lineage(children: Iterable[tuple[Creative, str, int]], look: Lookup) -> list[LineageLine]:
-    """``children``: (creative, segment, round) of each creative the loop created."""
+def lineage(
+    children: Iterable[tuple[Creative, str, int]],
+    look: Lookup,
+    priors: Mapping[tuple[str, str], Sequence[float]] | None = None,
+) -> list[LineageLine]:
+    """``children``: (creative, segment, round) of each creative the loop created;
+    ``priors``: (segment, id) -> the scorer's Beta prior ``(a, b)`` it was admitted with."""
     out = []
     for c, segment, k in children:
+        prior = (priors or {}).get((segment, c.id))
         parents = tuple(
             Parent(look.text(p), look.value(segment, p), look.rate(segment, p))
             for p in c.lineage.get("parents", ()) or ([c.parent_id] if c.parent_id else [])
@@ -112,6 +118,7 @@ def lineage(children: Iterable[tuple[Creative, str, int]], look: Lookup) -> list
                 ),
                 beats_seeds=_verdict(value, r, seeds, None, sim),
                 status=look.status.get((segment, c.id), "live"),
+                predicted=prior[0] / (prior[0] + prior[1]) if prior else None,
             )
         )
     return out

@@ -93,6 +93,7 @@ class LineageLine:
     beats_parents: str  # yes | no | unclear | no parents
     beats_seeds: str
     status: str  # live | retired (...)
+    predicted: float | None = None  # the scorer's prior mean CTR when it was admitted
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,8 @@ def lineage_section(lines: Sequence[LineageLine], plot: Plot | None, colour, sim
     what = "true CTR" if sim else "observed CTR"
     head = ["round", "segment", "created creative", "how", "parents", what]
     head += ["seeds' mean", "beats its parents", "beats the seeds", "status"]
+    scored = any(x.predicted is not None for x in lines)
+    head += ["scorer's prediction"] if scored else []
     rows = []
     for x in lines:
         parents = "".join(
@@ -190,6 +192,7 @@ def lineage_section(lines: Sequence[LineageLine], plot: Plot | None, colour, sim
                 esc(x.beats_parents),
                 esc(x.beats_seeds),
                 esc(x.status),
+                *([num(pct(x.predicted))] if scored else []),
             ]
         )
     won = sum(x.beats_parents == "yes" for x in lines)

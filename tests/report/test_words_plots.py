@@ -248,6 +248,7 @@ def test_a_refreshed_round_shows_prompts_in_full_arms_lineage_and_generators(tmp
                 "generator": c.generator_version,
                 "operator": c.lineage["arm"],
                 "parents": c.lineage["parents"],
+                "prior": [3.0, 47.0],  # the scorer's Beta prior: a 6% prediction
             }
             for c in (written, edited)
         ],
@@ -280,6 +281,7 @@ def test_a_refreshed_round_shows_prompts_in_full_arms_lineage_and_generators(tmp
     lineage = visible_text(table, sep="")
     assert "edited: one winner rewritten" in lineage and seeds[0].headline in lineage
     assert "generated, prompt 'benefit-r1'" in lineage and "no parents" in lineage
+    assert "scorer's prediction" in lineage and lineage.count("6.00%") == 2
     assert version in page  # the generator table names the version in full
     assert (
         "generated, prompt 'benefit-r1', generator SmolLM2-135M-Instruct@b\u2026+lora-0123abcd"
