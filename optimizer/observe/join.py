@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.config import Attribution
+from optimizer.store.logged import DECISION_COLUMNS
 
 
 @dataclass
@@ -39,8 +40,7 @@ class Joined:
         }
 
 
-COLUMNS = ["event_id", "timestamp", "segment", "context", "candidates", "chosen", "probability"]
-COLUMNS += ["reward"]
+COLUMNS = [*DECISION_COLUMNS, "reward"]  # of ``Joined.events``
 
 
 def join_rewards(
