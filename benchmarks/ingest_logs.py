@@ -33,12 +33,11 @@ BAD_EVERY = 100  # one malformed row in 100 (JSONL: broken JSON; CSV: an extra f
 BROKEN = '{"event_id": "broken", "timestamp":\n'
 
 
-def _cpu() -> float:
-    """CPU seconds of this process and of its children that ended (the ingest's worker)."""
-    own, children = (
-        resource.getrusage(r) for r in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-    )
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+def _cpu() -> tuple[float, float]:
+    """CPU seconds of this process, and of its children that ended (the ingest's workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def write_logs(folder: Path, n: int) -> dict[str, Path]:
@@ -112,11 +111,12 @@ def _run(path: str, db: str, fast: bool, again: bool, results) -> None:
 
     store = Store(f"sqlite:///{db}")
     store.save_campaign(load_config(EXAMPLE))
-    wall, cpu = time.perf_counter(), _cpu()
+    wall, (own, workers) = time.perf_counter(), _cpu()
     report = ingest_file(store, path, fast=fast)
-    wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+    after = _cpu()
+    wall, cpu = time.perf_counter() - wall, (after[0] - own, after[1] - workers)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # 0: none
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest; 0: none
     redo = None
     if again:
         t0 = time.perf_counter()
@@ -136,12 +136,16 @@ def measure(path: Path, db: Path, fast: bool = True, again: bool = False) -> tup
 
 
 def _line(label: str, result: tuple) -> float:
-    report, wall, cpu, (peak, worker), _, load = result
-    rate = report["read"] / wall
-    memory = f"{peak:,.0f} MB" + (f" + worker {worker:,.0f} MB" if worker else "")
+    report, wall, (own, workers), (peak, worker), _, load = result
+    n = report["read"]
+    rate = n / wall
+    memory = f"{peak:,.0f} MB" + (f" + {worker:,.0f} MB a worker" if worker else "")
+    split = f"; CPU per row: {own / n * 1e6:.1f} us here" + (
+        f", {workers / n * 1e6:.1f} us in workers" if workers else ""
+    )
     print(
-        f"  {label}: {report['read']:,} rows in {wall:.1f} s = {rate:,.0f} rows/s "
-        f"({report['read'] / cpu:,.0f} per CPU second), peak memory {memory}; "
+        f"  {label}: {n:,} rows in {wall:.1f} s = {rate:,.0f} rows/s "
+        f"({n / (own + workers):,.0f} per CPU second{split}), peak memory {memory}; "
         f"stored {report['decisions']:,} decisions + {report['rewards']:,} rewards, "
         f"quarantined {report['quarantined']:,}; load average {load:.1f}"
     )

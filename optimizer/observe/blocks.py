@@ -26,7 +26,7 @@ import pyarrow.csv as pacsv
 
 from optimizer.errors import InputError
 from optimizer.observe.chunks import Chunk, from_arrow, from_rows
-from optimizer.observe.readers import csv_records, json_problem, raw_text
+from optimizer.observe.readers import csv_records, json_problem, parquet_file, raw_text
 
 CHUNK_ROWS = 10_000  # rows per chunk (JSONL, Parquet)
 CSV_BLOCK = 4 << 20  # bytes per CSV block
@@ -239,17 +239,24 @@ def _block_by_python(block: bytes, header: list[str], before: int) -> Chunk:
 
 
 # -- Parquet ----------------------------------------------------------------------------------
+def _batches(path: Path, rows: int) -> Iterator[pa.RecordBatch]:
+    """A Parquet file's record batches; a part that cannot be read is an InputError."""
+    batches = parquet_file(path).iter_batches(batch_size=rows)
+    while True:
+        try:
+            batch = next(batches, None)
+        except (OSError, pa.ArrowException) as exc:  # a damaged page, a bad encoding
+            raise InputError(f"{path}: a part of the Parquet file cannot be read ({exc})") from None
+        if batch is None:
+            return
+        yield batch
+
+
 def parquet_chunks(
     path: Path, rows: int = CHUNK_ROWS, keep: Keep = _all
 ) -> Iterator[tuple[Chunk, Span]]:
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.ParquetFile(path)
-    except Exception as exc:  # pyarrow raises several types for a bad file
-        raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
     done = 0
-    for index, batch in enumerate(table.iter_batches(batch_size=rows)):
+    for index, batch in enumerate(_batches(path, rows)):
         n = batch.num_rows
         if not keep(index):
             done += n

@@ -40,10 +40,11 @@ from optimizer.observe.worker import no_cycle_collection, prepared_elsewhere
 from optimizer.observe.writer import BatchWriter, Tally
 
 BATCH = 10_000  # input rows per chunk and transaction
-WORKER_BYTES = 16 << 20  # files from this size are prepared in worker processes
-# Workers per format: parsing JSON takes about twice as long as writing the rows, CSV and
-# Parquet about as long (measured by benchmarks/ingest_logs.py).
+# Worker processes per format, one for each WORKER_ROWS rows up to these: preparing JSON
+# rows takes about twice as long as writing them, CSV and Parquet rows about as long or
+# less (benchmarks/ingest_logs.py); a worker takes a second of CPU to start.
 WORKERS = {"jsonl": 2, "csv": 1, "parquet": 1}
+WORKER_ROWS = 200_000
 
 Progress = Callable[[str, int], Callable[[int], None]]
 
@@ -120,9 +121,9 @@ def ingest_file(
     """Ingest one file into ``store``; returns the counts (see ``IngestReport``).
 
     Event files (JSONL, CSV, Parquet) are checked a chunk of columns at a time
-    (``prepare.py``), by ``workers`` other processes (``worker.py``) while this one writes;
-    by default ``WORKERS[fmt]`` for files of ``WORKER_BYTES`` or more on a machine with
-    several cores, else none (here, while a thread writes). ``fast=False`` takes every row
+    (``prepare.py``), by ``workers`` other processes (``worker.py``) while this one writes
+    (by default one for each ``WORKER_ROWS`` rows up to ``WORKERS[fmt]``, on a machine with
+    several cores), or none (here, while a thread writes). ``fast=False`` takes every row
     through the full validation and writes each batch before reading on (the same rows
     stored; the baseline of ``benchmarks/ingest_logs.py``), as DSJSON and reports always
     are.
@@ -131,11 +132,11 @@ def ingest_file(
     if not path.is_file():
         raise InputError(f"{path}: no such file; check the path")
     fmt = detect(path, fmt)
-    advance = progress(f"ingesting {path.name}", estimate_rows(path, fmt)) if progress else None
+    rows = estimate_rows(path, fmt)
+    advance = progress(f"ingesting {path.name}", rows) if progress else None
     if fast and fmt in CHUNKS:
         if workers is None:
-            big = path.stat().st_size >= WORKER_BYTES and (os.cpu_count() or 1) > 1
-            workers = WORKERS[fmt] if big else 0
+            workers = min(WORKERS[fmt], rows // WORKER_ROWS) if (os.cpu_count() or 1) > 1 else 0
         tally = _ingest_chunks(store, path, fmt, campaign, advance, workers)
     else:
         tally = _ingest_rows(store, path, fmt, campaign, advance, fast)

@@ -106,13 +106,18 @@ def _gaps(batch) -> bool:
     return False
 
 
-def read_parquet(path: Path) -> Iterator[Record]:
+def parquet_file(path: Path):
+    """A ``pyarrow.parquet.ParquetFile``, or an InputError that says the file is not one."""
     import pyarrow.parquet as pq
 
     try:
-        table = pq.ParquetFile(path)
+        return pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a bad file
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
+
+
+def read_parquet(path: Path) -> Iterator[Record]:
+    table = parquet_file(path)
     line = 0
     for batch in table.iter_batches(batch_size=PARQUET_BATCH):
         gaps = _gaps(batch)
@@ -158,9 +163,7 @@ def detect(path: Path, fmt: str) -> str:
 def estimate_rows(path: Path, fmt: str) -> int:
     """Rows in a file for the progress bar: exact for Parquet, from the first MiB otherwise."""
     if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        return pq.ParquetFile(path).metadata.num_rows
+        return parquet_file(path).metadata.num_rows
     with path.open("rb") as f:
         head = f.read(1 << 20)
     per_line = len(head) / max(head.count(b"\n"), 1)

@@ -70,11 +70,23 @@ def test_workers_store_what_this_process_stores(tmp_path, example_cfg, monkeypat
     assert "w7" in conflict[2] and conflict[2] == path.read_text().splitlines()[conflict[0] - 1]
 
 
-def test_an_error_in_the_worker_is_raised_here(tmp_path, store):
-    bad = tmp_path / "broken.parquet"
-    bad.write_bytes(b"PAR1 not really")
-    with pytest.raises(InputError, match=r"broken\.parquet: not a readable Parquet file"):
-        ingest_file(store, bad, workers=1)
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_damaged_parquet_file_is_an_input_error_here(tmp_path, store, workers):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "damaged.parquet"
+    rows = [{**GOOD, "event_id": f"d{i}", "candidates": None} for i in range(2_000)]
+    pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=500, compression="none")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 2_000] = b"\xff" * 2_000  # pages, not the footer
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"damaged\.parquet: a part of the Parquet file"):
+        ingest_file(store, path, workers=workers)
+    garbage = tmp_path / "garbage.parquet"
+    garbage.write_bytes(b"PAR1 not really")
+    with pytest.raises(InputError, match=r"garbage\.parquet: not a readable Parquet file"):
+        ingest_file(store, garbage, workers=workers)
 
 
 def _children(pid: int) -> list[int]:
