@@ -159,7 +159,9 @@ class Preparer:
     # -- building the rows -------------------------------------------------------------------
     def _build(self, chunk: Chunk, decided, rewarded, built, out: Prepared) -> None:
         ts, campaign, segment, action, policy, version, kind, p, value, lists, codes = built
-        ids = chunk.fields["event_id"]
+        # One object per id and time, shared by a row's decision and reward (and by their
+        # marshal data, which refers to it twice).
+        ids, times_of = _objects(chunk.fields["event_id"]), _objects(ts)
         if len(decided):
             take = pa.array(decided)
             sets = [*set_ids(lists), None]  # the last: no list logged
@@ -177,9 +179,9 @@ class Preparer:
             )
             out.decisions = list(
                 zip(
-                    ids.take(take).to_pylist(),
+                    ids[decided].tolist(),
                     repeat(None, len(decided)),
-                    times.to_pylist(),
+                    times_of[decided].tolist(),
                     *(c.at(decided) for c in names),
                     contexts.to_pylist(),
                     per_row(sets[:-1], codes[decided], None).tolist(),
@@ -199,10 +201,10 @@ class Preparer:
             times = ts.take(take)
             out.rewards = list(
                 zip(
-                    ids.take(take).to_pylist(),
+                    ids[rewarded].tolist(),
                     kind.at(rewarded),
                     value[rewarded].tolist(),
-                    times.to_pylist(),
+                    times_of[rewarded].tolist(),
                     content_digests(time_texts(times), json_floats(value[rewarded])),
                     strict=True,
                 )
@@ -227,6 +229,13 @@ class Preparer:
                 rewards.append((line, PACK_REWARD(reward)))
         out.decisions, out.decision_lines = _merge(out.decisions, out.decision_lines, decisions)
         out.rewards, out.reward_lines = _merge(out.rewards, out.reward_lines, rewards)
+
+
+def _objects(column: pa.Array) -> np.ndarray:
+    """A column's values as Python objects, in a numpy array (to take rows from)."""
+    out = np.empty(len(column), dtype=object)
+    out[:] = column.to_pylist()
+    return out
 
 
 def _merge(rows: list, lines: list[int], more: list[tuple[int, tuple]]) -> tuple[list, list]:
