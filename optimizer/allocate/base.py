@@ -12,7 +12,7 @@ import numpy as np
 
 from optimizer.records import Context, Creative, Feedback
 
-__all__ = ["Choice", "Feedback", "Policy", "SavablePolicy", "sample"]
+__all__ = ["Choice", "Feedback", "Policy", "SampledPolicy", "SavablePolicy", "sample"]
 
 
 @dataclass(frozen=True)
@@ -72,3 +72,26 @@ def sample(distribution: Sequence[float], rng: np.random.Generator) -> Choice:
     while p[index] == 0.0:  # a draw can only land on a zero-width bin through rounding
         index -= 1
     return Choice(index=index, probability=float(p[index]), distribution=tuple(p.tolist()))
+
+
+class SampledPolicy:
+    """Base of a policy that serves a draw from its own :meth:`distribution`: ``choose``
+    samples it with :func:`sample`, so the logged probability is the one it drew with."""
+
+    def distribution(
+        self,
+        context: Context,
+        candidates: Sequence[Creative],
+        rng: np.random.Generator | None = None,
+    ) -> tuple[float, ...]:
+        """The probability of each of ``candidates``, in their order, summing to 1."""
+        raise NotImplementedError
+
+    def choose(
+        self,
+        context: Context,
+        candidates: Sequence[Creative],
+        rng: np.random.Generator,
+        event_id: str | None = None,
+    ) -> Choice:
+        return sample(self.distribution(context, candidates, rng), rng)

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from optimizer.allocate.base import Choice, Feedback, sample
+from optimizer.allocate.base import Feedback, SampledPolicy
 from optimizer.allocate.thompson import ThompsonPolicy
 from optimizer.records import Context, Creative
 
 __all__ = ["ThompsonPolicy", "UniformPolicy"]
 
 
-class UniformPolicy:
+class UniformPolicy(SampledPolicy):
     """Every candidate equally likely: the classic A/B(/n) split."""
 
     name = "uniform"
@@ -27,15 +27,6 @@ class UniformPolicy:
 
     def __init__(self, **_: object) -> None:
         pass
-
-    def choose(
-        self,
-        context: Context,
-        candidates: Sequence[Creative],
-        rng: np.random.Generator,
-        event_id: str | None = None,
-    ) -> Choice:
-        return sample(self.distribution(context, candidates), rng)
 
     def distribution(
         self,

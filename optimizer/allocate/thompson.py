@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.allocate.base import Choice, Feedback, sample
+from optimizer.allocate.counts import CountingBandit
 from optimizer.allocate.priors import BetaPrior, GroupPrior, with_mean
-from optimizer.records import Context, Creative
+from optimizer.records import Creative
 
 ANY_SEGMENT = "*"  # key of a creative prior that holds in every segment
 
@@ -68,7 +68,7 @@ def top_two(p: np.ndarray, leader: float) -> np.ndarray:
     return q / q.sum()
 
 
-class ThompsonPolicy:
+class ThompsonPolicy(CountingBandit):
     """Batched Beta-Bernoulli Thompson sampling (see the module docstring)."""
 
     name = "thompson"
@@ -91,6 +91,7 @@ class ThompsonPolicy:
             raise ValueError(f"sharpness must be positive, got {sharpness!r}")
         if leader is not None and not 0.0 < leader <= 1.0:
             raise ValueError(f"leader must lie in (0, 1], got {leader!r}")
+        super().__init__()  # counts: segment -> id -> [successes, failures]
         self.draws = int(draws)
         self.prior = BetaPrior(*prior)  # arms without a creative or group prior
         self.sharpness = float(sharpness)
@@ -99,14 +100,7 @@ class ThompsonPolicy:
         self.level_shape = level_shape
         if name is not None:
             self.name = name
-        self.counts: dict[str, dict[str, list[float]]] = {}  # segment -> id -> [succ, fail]
         self.creative_priors: dict[str, dict[str, BetaPrior]] = {}  # segment|* -> id -> prior
-        self.updates = 0
-        self._cache: dict[tuple[str, tuple[str, ...]], tuple[float, ...]] = {}
-
-    @property
-    def version(self) -> str:
-        return f"{self.name}-{self.updates}"
 
     # -- priors ---------------------------------------------------------------------------
 
@@ -156,60 +150,17 @@ class ThompsonPolicy:
 
     # -- policy ---------------------------------------------------------------------------
 
-    def distribution(
-        self, context: Context, candidates: Sequence[Creative], rng: np.random.Generator
+    def _distribution(
+        self, segment: str, candidates: Sequence[Creative], rng: np.random.Generator | None
     ) -> tuple[float, ...]:
-        key = (context.segment, tuple(c.id for c in candidates))
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        a, b = self.posterior(context.segment, candidates)
+        a, b = self.posterior(segment, candidates)
         p = argmax_probabilities(self.sharpness * a, self.sharpness * b, self.draws, rng)
         if self.leader is not None:
             p = top_two(p, self.leader)
-        out = tuple(p.tolist())
-        self._cache[key] = out
-        return out
+        return tuple(p.tolist())
 
-    def choose(
-        self,
-        context: Context,
-        candidates: Sequence[Creative],
-        rng: np.random.Generator,
-        event_id: str | None = None,
-    ) -> Choice:
-        return sample(self.distribution(context, candidates, rng), rng)
-
-    def learn(self, feedbacks: Sequence[Feedback]) -> None:
-        for fb in feedbacks:
-            r = min(max(fb.reward, 0.0), 1.0)
-            self._add(fb.decision.context.segment, fb.decision.chosen, r, 1.0 - r)
-        if feedbacks:
-            self.updates += len(feedbacks)
-            self._cache.clear()
-
-    def learn_totals(self, segment: str, totals: Mapping[str, tuple[float, float]]) -> None:
-        """Learn aggregated outcomes: ``{creative id: (clicks, impressions)}`` in ``segment``.
-
-        The same update as :meth:`learn` on that many single impressions, in one step (a
-        report, or a batch replayed in bulk).
-        """
-        n = 0
-        for creative_id, (clicks, impressions) in totals.items():
-            if not 0 <= clicks <= impressions:
-                raise ValueError(
-                    f"creative {creative_id}: clicks {clicks} outside [0, {impressions}]"
-                )
-            self._add(segment, creative_id, float(clicks), float(impressions - clicks))
-            n += int(impressions)
-        if n:
-            self.updates += n
-            self._cache.clear()
-
-    def _add(self, segment: str, creative_id: str, succ: float, fail: float) -> None:
-        stats = self.counts.setdefault(segment, {}).setdefault(creative_id, [0.0, 0.0])
-        stats[0] += succ
-        stats[1] += fail
+    def _counts(self, clicks: float, impressions: float) -> tuple[float, float]:
+        return float(clicks), float(impressions - clicks)  # successes, failures
 
     # -- persistence ----------------------------------------------------------------------
 

@@ -13,29 +13,23 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from optimizer.allocate.base import Choice, Feedback, sample
-from optimizer.records import Context, Creative
+from optimizer.allocate.counts import CountingBandit
+from optimizer.records import Creative
 
 
-class UCB1Policy:
+class UCB1Policy(CountingBandit):
     name = "ucb1"
 
     def __init__(self, epsilon: float = 0.01, **_: object) -> None:
         if not 0.0 < epsilon <= 1.0:
             raise ValueError(f"epsilon must lie in (0, 1], got {epsilon!r}")
+        super().__init__()  # counts: segment -> id -> [clicks, impressions]
         self.epsilon = float(epsilon)
-        self.counts: dict[str, dict[str, list[float]]] = {}  # segment -> id -> [clicks, n]
-        self.updates = 0
-        self._cache: dict[tuple[str, tuple[str, ...]], tuple[float, ...]] = {}
-
-    @property
-    def version(self) -> str:
-        return f"ucb1-{self.updates}"
 
     def index(self, segment: str, candidates: Sequence[Creative]) -> np.ndarray:
         """UCB1 index of each candidate, shape ``(K,)``; ``inf`` for an arm never served."""
@@ -47,56 +41,17 @@ class UCB1Policy:
             bonus = np.sqrt(2.0 * math.log(max(total, 1.0)) / n)
             return np.where(n > 0, clicks / n + bonus, np.inf)
 
-    def distribution(
-        self, context: Context, candidates: Sequence[Creative], rng: np.random.Generator | None
+    def _distribution(
+        self, segment: str, candidates: Sequence[Creative], rng: np.random.Generator | None
     ) -> tuple[float, ...]:
-        key = (context.segment, tuple(c.id for c in candidates))
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        idx = self.index(context.segment, candidates)
+        idx = self.index(segment, candidates)
         top = idx == idx.max() if np.isinf(idx.max()) else idx >= idx.max() - 1e-12
         k = len(candidates)
         p = (1.0 - self.epsilon) * top / top.sum() + self.epsilon / k
-        out = tuple((p / p.sum()).tolist())
-        self._cache[key] = out
-        return out
+        return tuple((p / p.sum()).tolist())
 
-    def choose(
-        self,
-        context: Context,
-        candidates: Sequence[Creative],
-        rng: np.random.Generator,
-        event_id: str | None = None,
-    ) -> Choice:
-        return sample(self.distribution(context, candidates, rng), rng)
-
-    def learn(self, feedbacks: Sequence[Feedback]) -> None:
-        for fb in feedbacks:
-            r = min(max(fb.reward, 0.0), 1.0)
-            self._add(fb.decision.context.segment, fb.decision.chosen, r, 1.0)
-        if feedbacks:
-            self.updates += len(feedbacks)
-            self._cache.clear()
-
-    def learn_totals(self, segment: str, totals: Mapping[str, tuple[float, float]]) -> None:
-        """Learn aggregated outcomes: ``{creative id: (clicks, impressions)}`` in ``segment``."""
-        n = 0
-        for creative_id, (clicks, impressions) in totals.items():
-            if not 0 <= clicks <= impressions:
-                raise ValueError(
-                    f"creative {creative_id}: clicks {clicks} outside [0, {impressions}]"
-                )
-            self._add(segment, creative_id, float(clicks), float(impressions))
-            n += int(impressions)
-        if n:
-            self.updates += n
-            self._cache.clear()
-
-    def _add(self, segment: str, creative_id: str, clicks: float, n: float) -> None:
-        stats = self.counts.setdefault(segment, {}).setdefault(creative_id, [0.0, 0.0])
-        stats[0] += clicks
-        stats[1] += n
+    def _counts(self, clicks: float, impressions: float) -> tuple[float, float]:
+        return float(clicks), float(impressions)
 
     def save(self, path: Path) -> None:
         data = {
