@@ -126,15 +126,4 @@ def rank(
 
 def decision_row(decision: Decision) -> dict:
     """The ``decision`` row ingest would write for ``decision`` (the store's row builder)."""
-    return rows.decision_row(
-        event_id=decision.event_id,
-        timestamp=rows.from_epoch(decision.timestamp),
-        campaign=decision.campaign,
-        segment=decision.context.segment or None,
-        context=decision.context.features,
-        candidates=decision.candidates,
-        chosen=decision.chosen,
-        probability=decision.probability,
-        policy=decision.policy,
-        policy_version=decision.policy_version,
-    )
+    return rows.served_decision_row(decision)

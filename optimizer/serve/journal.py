@@ -167,17 +167,9 @@ def _activations(conn, ops: list[tuple[int, ActivateOp]], out: list[Outcome | No
         out[i] = Outcome("activated")
 
 
-ACTIVATED_FIELDS = (
-    "event_id",
-    "campaign",
-    "segment",
-    "context",
-    "candidates",
-    "chosen",
-    "probability",
-    "policy",
-    "policy_version",
-)
+# What an activated decision keeps of its deferred row: all but the time, which becomes the
+# activation's.
+ACTIVATED_FIELDS = ("event_id", *(c for c in rows.DECISION_CONTENT if c != "timestamp"))
 
 
 def _rewards(conn, ops: list[tuple[int, RewardOp]], out: list[Outcome | None]) -> None:

@@ -213,10 +213,9 @@ def report_row(
     return row
 
 
-def feedback_rows(fb: Feedback, run_id: str | None = None) -> tuple[dict, dict]:
-    """The decision and reward rows of a served impression."""
-    d: Decision = fb.decision
-    decision = decision_row(
+def served_decision_row(d: Decision, run_id: str | None = None) -> dict[str, Any]:
+    """The ``decision`` row of a policy's :class:`Decision` (see :func:`decision_row`)."""
+    return decision_row(
         event_id=d.event_id,
         timestamp=from_epoch(d.timestamp),
         campaign=d.campaign,
@@ -229,6 +228,12 @@ def feedback_rows(fb: Feedback, run_id: str | None = None) -> tuple[dict, dict]:
         policy_version=d.policy_version,
         run_id=run_id,
     )
+
+
+def feedback_rows(fb: Feedback, run_id: str | None = None) -> tuple[dict, dict]:
+    """The decision and reward rows of a served impression."""
+    d: Decision = fb.decision
+    decision = served_decision_row(d, run_id)
     reward = reward_row(
         event_id=d.event_id,
         kind=fb.kind,
