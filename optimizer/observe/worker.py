@@ -10,14 +10,12 @@ process dies, even by ``kill -9``, a worker's next send fails and it exits.
 
 from __future__ import annotations
 
-import gc
 import marshal
 import os
 import pickle
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from optimizer.errors import OptimizerError
 from optimizer.observe.blocks import Span
 from optimizer.observe.prepare import Prepared, prepare_file
 from optimizer.observe.validate import CampaignFacts
+from optimizer.store.logged import paused_gc as no_cycle_collection  # also ingest's
 
 # A worker's interpreter takes the ingesting one's import path first (from stdin), then
 # its arguments.
@@ -32,20 +31,6 @@ BOOT = (
     "import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
     "from optimizer.observe.worker import main; main()"
 )
-
-
-@contextmanager
-def no_cycle_collection() -> Iterator[None]:
-    """Pause the cyclic garbage collector: ingestion allocates millions of short-lived
-    containers and makes no reference cycles, and the collector's passes over them cost
-    more than parsing (reference counting still frees everything)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _message(prepared: Prepared, span: Span) -> bytes:
