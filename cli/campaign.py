@@ -11,11 +11,10 @@ from cli.options import (
     command,
     config_option,
     db_option,
-    emit_json,
+    emit,
     impressions_option,
     json_option,
     load_campaign,
-    plain,
     policy_option,
     progress_bars,
     seed_option,
@@ -110,11 +109,11 @@ def run(
                 progress=bars,
                 **common,
             )
-    summary = plain(summary)
-    if as_json:
-        emit_json(summary)
-    else:
-        render.show(render.summary(summary) if rounds is None else render.rounds(summary))
+    emit(
+        summary,
+        as_json,
+        lambda s: render.show(render.summary(s) if rounds is None else render.rounds(s)),
+    )
 
 
 def check_stages(generate: bool, screen: bool, rounds: int | None) -> None:
@@ -162,11 +161,7 @@ def generate(
 
     with progress_bars(enabled=not as_json) as bars:
         verdicts = generate_batch(cfg, Store(cfg.database_url), segments, n, progress=bars)
-    rows = plain(verdicts)
-    if as_json:
-        emit_json(rows)
-    else:
-        render.show(render.verdicts(rows, by_segment=True))
+    emit(verdicts, as_json, lambda rows: render.show(render.verdicts(rows, by_segment=True)))
 
 
 @command()
@@ -186,11 +181,8 @@ def screen(config_path: str, input_path: str, as_json: bool) -> None:
     cfg = load_campaign(config_path)
     from optimizer.screening import screen_file
 
-    rows = plain(screen_file(cfg, input_path))
-    if as_json:
-        emit_json(rows)
-    else:
-        render.show(render.verdicts(rows, by_segment=False))
+    verdicts = screen_file(cfg, input_path)
+    emit(verdicts, as_json, lambda rows: render.show(render.verdicts(rows, by_segment=False)))
 
 
 @command()
@@ -240,11 +232,7 @@ def simulate(
             scorer=scorer,
             scorer_version=scorer_version,
         )
-    summary = plain(summary)
-    if as_json:
-        emit_json(summary)
-    else:
-        render.show(render.summary(summary))
+    emit(summary, as_json, lambda s: render.show(render.summary(s)))
 
 
 @command("validate")
@@ -254,11 +242,11 @@ def validate(config_path: str, as_json: bool) -> None:
     """Check a campaign file and say what is wrong, without touching the database."""
     from optimizer.overview import config_overview
 
-    info = config_overview(load_campaign(config_path))
-    if as_json:
-        emit_json(info)
-    else:
-        click.echo(
+    emit(
+        config_overview(load_campaign(config_path)),
+        as_json,
+        lambda info: click.echo(
             f"{config_path}: OK ({info['segments']} segments, {info['seed_creatives']} "
             f"seed creatives, {info['prompts']} prompts, policy {info['policy']})"
-        )
+        ),
+    )

@@ -13,6 +13,7 @@ from cli.options import (
     command,
     config_option,
     db_option,
+    emit,
     emit_json,
     estimator_names,
     exploration_names,
@@ -127,14 +128,14 @@ def learn(
             workers=workers,
             seat=seat,
         )
-    info = plain(info)
-    if as_json:
-        emit_json(info)
-    else:
-        click.echo(
+    emit(
+        info,
+        as_json,
+        lambda info: click.echo(
             f"policy {info['version']}: trained on {info['train_events']} logged "
             f"events, saved to {info['path']}"
-        )
+        ),
+    )
 
 
 @command()
@@ -208,8 +209,4 @@ def evaluate(
         seed or 0,
         test_share,
     )
-    result = plain(result)
-    if as_json:
-        emit_json(result)
-    else:
-        render.show(render.evaluation(result))
+    emit(result, as_json, lambda r: render.show(render.evaluation(r)))

@@ -186,6 +186,16 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(plain(data), indent=2, default=str))
 
 
+def emit(data: Any, as_json: bool, show: Callable[[Any], object]) -> None:
+    """A command's result as plain data (:func:`plain`): printed as JSON with ``--json``,
+    else handed to ``show``, which prints it for people."""
+    data = plain(data)
+    if as_json:
+        emit_json(data)
+    else:
+        show(data)
+
+
 @contextlib.contextmanager
 def progress_bars(enabled: bool = True) -> Iterator[ProgressFactory]:
     """Rich progress bars on stderr. Yields ``make(label, total) -> advance(n)``; labels are

@@ -14,9 +14,9 @@ from cli.options import (
     command,
     config_option,
     db_option,
+    emit,
     emit_json,
     json_option,
-    plain,
     seed_option,
     state_dir_option,
     store_for,
@@ -40,10 +40,7 @@ def campaign_show(
     from optimizer.overview import campaign_overview
 
     info = campaign_overview(store_for(config_path, db_url), campaign_name(name, config_path))
-    if as_json:
-        emit_json(info)
-    else:
-        render.show(render.campaign(plain(info)))
+    emit(info, as_json, lambda info: render.show(render.campaign(info)))
 
 
 @click.group(context_settings=CONTEXT)
@@ -66,10 +63,7 @@ def creatives_list(
     from optimizer.overview import creative_list
 
     rows = creative_list(store_for(config_path, db_url), campaign_name(name, config_path), status)
-    if as_json:
-        emit_json(rows)
-    else:
-        render.show(render.creatives(plain(rows)))
+    emit(rows, as_json, lambda rows: render.show(render.creatives(rows)))
 
 
 @click.group(context_settings=CONTEXT)
@@ -154,10 +148,7 @@ def scorer_predict(
     segments = [segment] if segment else None
     predictions = predict_file(model, Path(input_path), segments, cfg.calls_to_action[0])
     rows = [asdict(p) for p in predictions]
-    if as_json:
-        emit_json(rows)
-    else:
-        render.show(render.predictions(rows))
+    emit(rows, as_json, lambda rows: render.show(render.predictions(rows)))
 
 
 @command()
