@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from optimizer.allocate import Policy, make_policy
+from optimizer.allocate import Policy, config_policy, make_policy
 from optimizer.config import CampaignConfig
 from optimizer.generate import seed_creatives
 from optimizer.identity import Clock, library_versions, run_key
@@ -257,19 +257,6 @@ def run_campaign(
             summary = dataclasses.replace(summary, policy_version=version)
         store.finish_run(run_id, summary.to_json(), model_path)
     return summary
-
-
-def config_policy(cfg: CampaignConfig, streams: Streams) -> Policy:
-    """The config's allocation policy, seeded from the ``policy`` stream; ``auto`` becomes
-    VW when the campaign's users carry features, Thompson sampling otherwise."""
-    alloc = cfg.allocation
-    return make_policy(
-        alloc.policy,
-        seed=streams.int_seed("policy"),
-        exploration=alloc.exploration,
-        params=dict(alloc.params),
-        has_context_features=cfg.has_user_features,
-    )
 
 
 def run_row(cfg: CampaignConfig, run_id: str, kind: str, impressions: int, policy: str):

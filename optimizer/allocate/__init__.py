@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from optimizer.allocate.base import Choice, Policy, sample
 from optimizer.allocate.priors import BetaPrior, GroupPrior
@@ -16,6 +16,10 @@ from optimizer.allocate.registry import (
 )
 from optimizer.allocate.resolve import resolve_policy
 
+if TYPE_CHECKING:
+    from optimizer.config import CampaignConfig
+    from optimizer.rng import Streams
+
 __all__ = [
     "AUTO",
     "Choice",
@@ -23,6 +27,7 @@ __all__ = [
     "sample",
     "EXPLORATIONS",
     "POLICIES",
+    "config_policy",
     "make_policy",
     "resolve_policy",
 ]
@@ -68,3 +73,16 @@ def make_policy(
     if creative_priors:
         policy.set_priors(creative_priors)
     return policy
+
+
+def config_policy(cfg: CampaignConfig, streams: Streams) -> Policy:
+    """The config's allocation policy, seeded from the ``policy`` stream; ``auto`` becomes
+    VW when the campaign's users carry features, Thompson sampling otherwise."""
+    alloc = cfg.allocation
+    return make_policy(
+        alloc.policy,
+        seed=streams.int_seed("policy"),
+        exploration=alloc.exploration,
+        params=dict(alloc.params),
+        has_context_features=cfg.has_user_features,
+    )

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from optimizer.allocate import make_policy
+from optimizer.allocate import config_policy
 from optimizer.allocate.registry import load_policy_class
 from optimizer.config import CampaignConfig
 from optimizer.errors import OptimizerError
@@ -59,14 +59,8 @@ def fingerprint(store, campaign: str) -> tuple[str, tuple[str, ...]]:
 
 def initial_policy(cfg: CampaignConfig) -> tuple[str, Any]:
     """The untrained policy of the campaign's settings: the same in every worker."""
-    alloc = cfg.allocation
-    policy = make_policy(
-        alloc.policy,
-        seed=Streams(cfg.seed).int_seed("policy"),
-        exploration=alloc.exploration,
-        params=dict(alloc.params),
-    )
-    return f"{alloc.policy}-initial", policy
+    policy = config_policy(cfg, Streams(cfg.seed))
+    return f"{policy.name}-initial", policy
 
 
 def load_policy(row: PolicyRow) -> Any:
