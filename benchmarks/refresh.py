@@ -32,8 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from optimizer.allocate import config_policy  # noqa: E402
 from optimizer.config import apply_overrides, load_config  # noqa: E402
-from optimizer.loop import config_policy  # noqa: E402
 from optimizer.refresh.models import Models  # noqa: E402
 from optimizer.refresh.summary import summarise  # noqa: E402
 from optimizer.rounds import Campaign  # noqa: E402
@@ -66,6 +66,12 @@ def play(campaign: Campaign, state, policy, rounds: int) -> tuple[object, list[d
         state = campaign.play(state, policy)
         wall, cpu = since(t0)
         times.append({"wall": wall, "cpu": cpu, "stages": dict(campaign.last_seconds)})
+        kind = "main" if campaign.create else "control"
+        print(
+            f"   ({kind} round {state.round}: {wall:.0f} s wall, {cpu:.0f} s CPU, pool true CTR "
+            f"{state.history[-1].pool_true_ctr:.5f})",
+            flush=True,
+        )
     return state, times
 
 
@@ -82,6 +88,10 @@ def run_seed(cfg, args, models: Models, folder: Path, base) -> dict:
     t0 = clock()
     state, policy = main.start(resume=False)
     start = since(t0)
+    print(
+        f"   (seed {cfg.seed}: initial pool {start[0]:.0f} s wall, {start[1]:.0f} s CPU)",
+        flush=True,
+    )
     twin = copy.deepcopy(state)  # the same initial pool for the control
     state, times = play(main, state, policy, args.rounds)
     twin, _ = play(control, twin, config_policy(cfg, control.streams), args.rounds)

@@ -18,13 +18,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from optimizer.allocate import Policy
+from optimizer.allocate import Policy, config_policy
 from optimizer.config import CampaignConfig
 from optimizer.identity import run_key
 from optimizer.loop import (
     Serving,
     campaign_clock,
-    config_policy,
     initial_batch,
     initial_pool,
     run_row,
@@ -284,6 +283,7 @@ class Campaign:
                     evidence.overall,
                     self.folder / "finetune" / f"round-{k:03d}",
                     streams.fresh("finetune"),
+                    **generator_check(r.finetune, scorer, state.creatives.values()),
                 )
                 if generator.version is not None:
                     v = generator.version
@@ -380,3 +380,21 @@ def run_rounds(
     if store is not None:
         store.finish_run(campaign.run_id, summary.to_json())
     return summary
+
+
+def generator_check(ft, scorer, creatives) -> dict:
+    """The keep-or-revert arguments of a generator refresh: the round's scorer as the judge
+    of raw candidates (its predicted CTR in their segment), the campaign's creatives as what
+    is not new copy; none without a scorer or with ``refresh.finetune.compare`` 0."""
+    from optimizer.refresh.generator import text_key
+
+    base = {"method": ft.method, "compare_n": ft.compare, "min_gain": ft.min_gain}
+    if scorer is None or ft.compare == 0:
+        return base
+
+    def judge(segment: str, made) -> list[float]:
+        texts = [(c.headline, c.body, c.cta) for c in made]
+        return [float(x) for x in scorer.prior(texts, "", segment=segment).mean]
+
+    known = {text_key(c.headline, c.body) for c in creatives}
+    return {**base, "judge": judge, "known": known}

@@ -95,7 +95,7 @@ def test_a_round_with_the_whole_refresh(tmp_path):
         "pool_size": 6,
         "min_events": 50,
         "candidates_per_slot": 1,
-        "finetune": {"every": 1, "steps": 1, "batch_size": 2, "min_examples": 1},
+        "finetune": {"every": 1, "steps": 1, "batch_size": 2, "min_examples": 1, "compare": 1},
     }
     data["database_url"] = f"sqlite:///{tmp_path}/r.db"
     path = tmp_path / "round.yaml"
@@ -119,8 +119,8 @@ def test_a_round_with_the_whole_refresh(tmp_path):
     )
     assert written["id"] in {p["id"] for p in state["prompts"]}
 
-    # replacements: every open slot was filled by a generated, screened and gated
-    # candidate, or is reported open
+    # replacements: every open slot was filled by a created (generated, edited or recombined),
+    # screened and gated candidate, or is reported open
     before = state["history"][0]["pool_size"]
     retired = Counter(r["segment"] for r in m["retirements"])
     opened = {s: 6 - (n - retired[s]) for s, n in before.items() if n - retired[s] < 6}
@@ -137,12 +137,25 @@ def test_a_round_with_the_whole_refresh(tmp_path):
         assert len(m["new_creatives"]) + m["gated_out"] <= kept
     stored = {c.id: c for c in store.creatives(cfg.name)}
     for c in m["new_creatives"]:
-        assert stored[c["id"]].lineage["round"] == 1 and stored[c["id"]].source == "generated"
+        made = stored[c["id"]]
+        assert made.lineage["round"] == 1
+        assert made.source in {"generated", "edited", "recombined"}
+        assert made.lineage["operator"]  # which operator made it, for the operator bandit
 
-    # the generator refreshed with LoRA, in the store and the report
+    # the generator refreshed with LoRA and judged by the scorer against its parent on the
+    # same prompts: kept (in the store and the report) or reverted (the base served on)
     assert m["finetune_data"]["sft"] >= 1
-    version = m["generator_refresh"]["version"]
-    assert "+lora-" in version and summary.generator == version
-    assert [g.version for g in store.generators(cfg.name)] == [version]
-    page = write_report(store, cfg.name, tmp_path / "report").read_text()
-    assert version in page
+    check = m["generator_comparison"]
+    trained = check["trained"]
+    assert "+lora-" in trained and check["child"]["version"] == trained
+    assert check["parent"]["requests"] == check["child"]["requests"] > 0
+    assert check["keep"] == (check["child"]["mean"] > check["parent"]["mean"])
+    kept = [g.version for g in store.generators(cfg.name)]
+    if check["keep"]:
+        assert m["generator_refresh"]["version"] == trained == summary.generator
+        assert kept == [trained]
+        page = write_report(store, cfg.name, tmp_path / "report").read_text()
+        assert trained in page
+    else:
+        assert "generator_refresh" not in m and kept == []
+        assert summary.generator == check["parent"]["version"]

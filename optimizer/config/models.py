@@ -183,6 +183,14 @@ class FineTune(_Model):
     learning_rate: float = Field(default=2e-4, gt=0)
     rank: int = Field(default=8, ge=1)
     min_examples: int = Field(default=4, ge=1)
+    # sft: reward-weighted supervised tuning on the winners; dpo: on significant
+    # winner/loser pairs (optimizer.refresh.lora)
+    method: Literal["sft", "dpo"] = "sft"
+    # Raw candidates per segment and prompt that the new version and its parent each write
+    # on the same prompts and seeds; the new version is kept only when the scorer rates its
+    # candidates higher by more than min_gain (relative). 0: kept without comparing.
+    compare: int = Field(default=2, ge=0)
+    min_gain: float = Field(default=0.0, ge=0)
 
 
 class Refresh(_Model):

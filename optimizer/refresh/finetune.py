@@ -1,18 +1,20 @@
-"""Fine-tuning data from the logs, and a LoRA refresh of the generator.
+"""Fine-tuning data from the logs, and a LoRA refresh of the generator that is kept only when
+its raw candidates beat its parent's.
 
-Supervised examples: each segment's winning creatives with the prompt that produced them,
-as chat messages. Preference pairs: a winner and a loser of the same segment, only where the
-propensity-corrected intervals do not overlap. Both are written as JSONL in the formats TRL
-reads (``messages``; ``prompt``/``chosen``/``rejected``). The refresh trains a LoRA adapter
-(peft) on the supervised examples for a few steps and registers a new generator version.
+A refresh (:func:`refresh_generator`): the segments' winners as supervised examples and their
+significant winner/loser pairs as preferences (:mod:`optimizer.refresh.preferences`), each
+rendered with the generator's own prompts and written as JSONL in TRL's formats; then the
+adapter is trained with reward-weighted SFT or DPO (:mod:`optimizer.refresh.lora`), saved as
+a new version, and, with a judge, compared with its parent on the same prompts and seeds
+(:mod:`optimizer.refresh.generator`): kept when better, else the parent is restored exactly.
+A version earns traffic only through the bandit (its children are credited like any arm's).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +23,11 @@ import numpy as np
 from optimizer.config import CampaignConfig
 from optimizer.records import Creative
 from optimizer.refresh.assess import Assessment
+from optimizer.refresh.generator import GeneratorComparison, Judge
+from optimizer.refresh.preferences import answer
 from optimizer.refresh.prompts import PromptArm
+
+SFT_TOP = 2  # winners per segment that become supervised examples
 
 
 @dataclass(frozen=True)
@@ -35,12 +41,16 @@ class FinetuneData:
 
 @dataclass(frozen=True)
 class GeneratorRefresh:
-    """What a round's generator refresh did: its data, and the new version when the data
-    was enough to train on."""
+    """What a round's generator refresh did: its data; the version ``trained`` when the data
+    was enough; the ``comparison`` with its parent when a judge was given; ``version``: the
+    trained version when it is kept (served from now on), None when none was trained or it
+    was reverted."""
 
     data: FinetuneData
     data_hash: str
     version: GeneratorVersion | None
+    trained: GeneratorVersion | None = None
+    comparison: GeneratorComparison | None = None
 
 
 @dataclass(frozen=True)
@@ -59,10 +69,6 @@ class GeneratorVersion:
             "data_hash": self.data_hash,
             "metrics": self.metrics,
         }
-
-
-def answer(c: Creative) -> str:
-    return f"Headline: {c.headline}\nBody: {c.body}"
 
 
 def build_examples(
@@ -107,66 +113,27 @@ def write_jsonl(rows: Sequence[dict], path: Path) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def tensors(backend, rows: Sequence[dict]):
-    """Token ids, attention mask and labels (the answer's tokens only; -100 elsewhere) of
-    chat examples, left-padded to one width, on the backend's device."""
-    import torch
-
-    tok = backend.tokenizer
-    ids, labels = [], []
-    for r in rows:
-        prompt = tok.apply_chat_template(
-            r["messages"][:-1], tokenize=False, add_generation_prompt=True
-        )
-        full = prompt + r["messages"][-1]["content"] + tok.eos_token
-        p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-        f_ids = tok(full, add_special_tokens=False)["input_ids"]
-        ids.append(f_ids)
-        labels.append([-100] * len(p_ids) + f_ids[len(p_ids) :])
-    width = max(len(x) for x in ids)
-    pad = tok.pad_token_id
-    input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids])
-    label_t = torch.tensor([[-100] * (width - len(x)) + x for x in labels])
-    mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids])
-    return input_ids.to(backend.device), mask.to(backend.device), label_t.to(backend.device)
-
-
 def lora_refresh(
     backend,
     sft: Sequence[dict],
+    dpo: Sequence[dict],
     out_dir: Path,
-    steps: int,
-    batch_size: int,
-    learning_rate: float,
-    rank: int,
     rng: np.random.Generator,
     data_hash: str,
+    method: str = "sft",
+    steps: int = 8,
+    batch_size: int = 4,
+    learning_rate: float = 1e-3,
+    rank: int = 8,
+    beta: float = 0.1,
 ) -> GeneratorVersion:
-    """Train the backend's LoRA adapter (created on first use) on ``sft`` for ``steps``
-    steps, save it, and switch the backend to the new version. ``rng`` seeds torch (the
-    adapter's initial weights) and orders the examples."""
-    import torch
+    """Train the backend's LoRA adapter (created on first use, else continued from the served
+    one) with ``method`` (``sft`` on ``sft``'s rows, ``dpo`` on ``dpo``'s; see
+    :func:`optimizer.refresh.lora.train`), save it to ``out_dir`` and serve it as the new
+    version. ``rng`` seeds torch and orders the rows."""
+    from optimizer.refresh.lora import train
 
-    torch.manual_seed(int(rng.integers(2**31 - 1)))
-    model = backend.trainable(rank)
-    order = [int(i) for i in rng.permutation(len(sft))]
-    chunks = [
-        [sft[order[(s * batch_size + j) % len(sft)]] for j in range(batch_size)]
-        for s in range(steps)
-    ]
-    optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=learning_rate)
-    model.train()
-    losses = []
-    t0 = time.perf_counter()
-    for rows in chunks:
-        input_ids, mask, labels = tensors(backend, rows)
-        out = model(input_ids=input_ids, attention_mask=mask, labels=labels)
-        out.loss.backward()
-        optim.step()
-        optim.zero_grad()
-        losses.append(float(out.loss.detach()))
-    seconds = time.perf_counter() - t0
-    model.eval()
+    result = train(backend, sft, dpo, method, steps, batch_size, learning_rate, rank, rng, beta)
     version = backend.save_adapter(out_dir)
     return GeneratorVersion(
         version=version,
@@ -174,12 +141,17 @@ def lora_refresh(
         adapter=str(out_dir),
         data_hash=data_hash,
         metrics={
+            "method": method,
             "steps": steps,
             "batch_size": batch_size,
-            "loss_first": round(losses[0], 4),
-            "loss_last": round(losses[-1], 4),
-            "seconds_per_step": round(seconds / steps, 2),
+            "learning_rate": learning_rate,
+            "rank": rank,
+            "loss_first": result.losses[0],
+            "loss_last": result.losses[-1],
+            "seconds": round(result.seconds, 2),
+            "cpu_seconds": round(result.cpu_seconds, 2),
             "examples": len(sft),
+            "pairs": len(dpo),
         },
     )
 
@@ -189,45 +161,74 @@ def refresh_generator(
     backend,  # optimizer.generate.backends.TransformersBackend
     prompts: Sequence[PromptArm],
     creatives: Mapping[str, Creative],
-    assessments: dict[str, list[Assessment]],
+    assessments: Mapping[str, Sequence[Assessment]],
     folder: Path,
     rng: np.random.Generator,
+    judge: Judge | None = None,
+    known: Collection[tuple[str, str]] = (),
+    method: str = "sft",
+    compare_n: int = 2,
+    min_gain: float = 0.0,
 ) -> GeneratorRefresh:
-    """Write the round's fine-tuning data to ``folder`` and, with ``refresh.finetune``'s
-    ``min_examples`` supervised examples, train a LoRA adapter into ``folder/adapter``.
-    Each example's prompt is rendered from the prompt that wrote the creative, with few-shot
-    examples drawn from ``rng``."""
-    from optimizer.config import PromptVariant
-    from optimizer.generate.prompts import pick_examples, render
+    """Write the round's fine-tuning data to ``folder`` (``sft.jsonl``, ``preferences.jsonl``)
+    and, with ``refresh.finetune.min_examples`` rows for ``method``, train a new version into
+    ``folder/adapter`` (``refresh.finetune``'s steps, batch size, learning rate and rank).
+
+    With a ``judge`` (``(segment, creatives) -> CTR each``), parent and child write
+    ``compare_n`` raw candidates per segment and prompt on the same prompts and seeds; the
+    child is kept only if its new candidates (not repeating ``known``: ``text_key``s of the
+    campaign's creatives) score higher, else the parent is served again exactly and
+    ``version`` is None. Without a judge the child is kept. Prompts are rendered and rows
+    ordered with ``rng``; the comparison draws its seeds from it too.
+    """
+    from optimizer.refresh.generator import compare_generators
+    from optimizer.refresh.lora import snapshot
+    from optimizer.refresh.preferences import (
+        dpo_rows,
+        generation_prompts,
+        preference_pairs,
+        sft_rows,
+        winners,
+    )
 
     ft = cfg.refresh.finetune
-    by_id = {p.id: p for p in prompts}
-
-    def messages(c: Creative) -> list[dict] | None:
-        arm = by_id.get(c.prompt_id or "") or (prompts[0] if prompts else None)
-        if arm is None or c.segment is None and not cfg.segments:
-            return None
-        segment = c.segment or cfg.segments[0].name
-        variant = PromptVariant(id=arm.id, template=arm.template, system=arm.system)
-        examples = pick_examples(cfg, segment, cfg.generation.examples, rng)
-        req = render(cfg, variant, segment, examples)
-        return [{"role": "system", "content": req.system}, {"role": "user", "content": req.user}]
-
-    sft, prefs = build_examples(assessments, dict(creatives), messages)
-    data_hash = write_jsonl(sft, folder / "sft.jsonl")
-    write_jsonl(prefs, folder / "preferences.jsonl")
-    data = FinetuneData(len(sft), len(prefs), str(folder))
-    if len(sft) < ft.min_examples:
+    prompt_of = generation_prompts(cfg, prompts, rng)
+    sft = sft_rows(winners(assessments, top=SFT_TOP), creatives, prompt_of)
+    dpo = dpo_rows(preference_pairs(assessments), creatives, prompt_of)
+    data_hash = hashlib.sha256(
+        (
+            write_jsonl(sft, folder / "sft.jsonl") + write_jsonl(dpo, folder / "preferences.jsonl")
+        ).encode()
+    ).hexdigest()
+    data = FinetuneData(len(sft), len(dpo), str(folder))
+    if len(sft if method == "sft" else dpo) < ft.min_examples:
         return GeneratorRefresh(data, data_hash, None)
-    version = lora_refresh(
+    parent = snapshot(backend)
+    trained = lora_refresh(
         backend,
         sft,
+        dpo,
         folder / "adapter",
+        rng,
+        data_hash,
+        method,
         ft.steps,
         ft.batch_size,
         ft.learning_rate,
         ft.rank,
-        rng,
-        data_hash,
     )
-    return GeneratorRefresh(data, data_hash, version)
+    if judge is None:
+        return GeneratorRefresh(data, data_hash, trained, trained)
+    comparison = compare_generators(
+        cfg,
+        backend,
+        parent,
+        snapshot(backend),
+        judge,
+        rng,
+        compare_n,
+        known=known,
+        min_gain=min_gain,
+    )
+    kept = trained if comparison.keep else None
+    return GeneratorRefresh(data, data_hash, kept, trained, comparison)

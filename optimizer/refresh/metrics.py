@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -195,6 +196,8 @@ class RoundMetrics:
     unfilled: Mapping[str, int] = field(default_factory=dict)  # open slots left per segment
     finetune_data: FinetuneData | None = None
     generator_refresh: GeneratorVersion | None = None
+    # the trained version against its parent on the same prompts (kept or reverted, and why)
+    generator_comparison: Mapping[str, Any] | None = None
     operators: Mapping[str, Sequence[float]] = field(default_factory=dict)  # arm credit
     plan: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # segment -> arm -> N
     bars: Mapping[str, float] = field(default_factory=dict)  # segment -> the gate's bar
@@ -205,7 +208,8 @@ class RoundMetrics:
         for name in ("assessments", "prompts", "retirements", "new_creatives", "generator"):
             out[name] = plain(getattr(self, name))
         optional = ("prompt_written", "prompt_retirements", "gated_out", "unfilled")
-        for name in (*optional, "finetune_data", "generator_refresh", "operators", "plan", "bars"):
+        generator = ("finetune_data", "generator_refresh", "generator_comparison")
+        for name in (*optional, *generator, "operators", "plan", "bars"):
             value = getattr(self, name)
             if value is not None and value != () and value != {}:
                 out[name] = plain(value)
@@ -249,6 +253,7 @@ class RoundMetrics:
             unfilled=d.get("unfilled", {}),
             finetune_data=opt("finetune_data", FinetuneData),
             generator_refresh=opt("generator_refresh", GeneratorVersion),
+            generator_comparison=d.get("generator_comparison"),
             operators=d.get("operators", {}),
             plan=d.get("plan", {}),
             bars=d.get("bars", {}),

@@ -57,7 +57,15 @@ def refresh_metrics(done) -> dict:  # done: optimizer.rounds.Refreshed
         "bars": regen.bars,
         "finetune_data": done.generator.data if done.generator else None,
         "generator_refresh": done.generator.version if done.generator else None,
+        "generator_comparison": comparison(done.generator),
     }
+
+
+def comparison(g) -> dict | None:  # g: optimizer.refresh.finetune.GeneratorRefresh | None
+    """The trained generator version against its parent, when the refresh compared them."""
+    if g is None or g.comparison is None or g.trained is None:
+        return None
+    return {"trained": g.trained.version, **g.comparison.as_dict()}
 
 
 def _make_up(m: RoundMetrics) -> Mapping:
