@@ -22,21 +22,33 @@ from optimizer.offline import simulate_logs  # noqa: E402
 def main() -> None:
     cfg = load_config(HERE.parent / "configs" / "example.yaml")
     rows, _ = simulate_logs(cfg, 12, seed=1)
-    # decision events (JSONL), rewards in a separate file that arrives later
+    write_decisions_and_rewards(rows[:8])
+    write_joined_csv(rows[8:])
+    write_parquet(rows[8:])
+    write_dsjson(rows[:4])
+    write_report(cfg.name, rows[0]["candidates"][4])
+    write_targets(rows[0]["candidates"])
+
+
+def write_decisions_and_rewards(rows: list[dict]) -> None:
+    """Decision events (JSONL), and their rewards in a separate file that arrives later."""
     with (HERE / "decisions.jsonl").open("w") as f:
-        for r in rows[:8]:
+        for r in rows:
             f.write(json.dumps({k: v for k, v in r.items() if k != "reward"}) + "\n")
     with (HERE / "rewards.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["event_id", "timestamp", "reward", "kind"])
-        for r in rows[:8]:
+        for r in rows:
             if r["reward"]:
                 ts = datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00"))
                 w.writerow([r["event_id"], (ts + timedelta(minutes=3)).isoformat(), 1, "click"])
         w.writerow(["sim-1-0", "2026-01-03T09:00:00+00:00", 1, "click"])  # late: after 24 h
         w.writerow(["sim-1-5", "2026-01-01T00:30:00+00:00", 1, "conversion"])  # another kind
         w.writerow(["unknown-event", "2026-01-01T00:10:00+00:00", 1, "click"])  # an orphan
-    # joined decisions as CSV with ctx_ columns and |-separated candidates
+
+
+def write_joined_csv(rows: list[dict]) -> None:
+    """Joined decisions as CSV with ctx_ columns and |-separated candidates."""
     with (HERE / "decisions.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(
@@ -54,7 +66,7 @@ def main() -> None:
                 "reward",
             ]
         )
-        for r in rows[8:]:
+        for r in rows:
             c = r["context"]
             w.writerow(
                 [
@@ -71,7 +83,10 @@ def main() -> None:
                     r["reward"],
                 ]
             )
-    # the same as Parquet
+
+
+def write_parquet(rows: list[dict]) -> None:
+    """The joined decisions as Parquet, contexts as flat ctx_ columns."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -81,13 +96,16 @@ def main() -> None:
                 **{k: v for k, v in r.items() if k not in ("context", "candidates")},
                 **{f"ctx_{k}": v for k, v in r["context"].items()},
             }
-            for r in rows[8:]
+            for r in rows
         ]
     )
     pq.write_table(table, HERE / "decisions.parquet")
-    # VW decision-service JSON: cost = -reward, 1-based action, probability of the label
+
+
+def write_dsjson(rows: list[dict]) -> None:
+    """VW decision-service JSON: cost = -reward, 1-based action, probability of the label."""
     with (HERE / "events.dsjson").open("w") as f:
-        for r in rows[:4]:
+        for r in rows:
             idx = r["candidates"].index(r["action"])
             f.write(
                 json.dumps(
@@ -109,7 +127,10 @@ def main() -> None:
                 )
                 + "\n"
             )
-    # an aggregated platform report
+
+
+def write_report(campaign: str, creative_id: str) -> None:
+    """An aggregated platform report: one row by text, one by creative id."""
     with (HERE / "report.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(
@@ -127,7 +148,7 @@ def main() -> None:
         )
         w.writerow(
             [
-                cfg.name,
+                campaign,
                 "marathoners",
                 "",
                 "Chase your next PR",
@@ -138,11 +159,11 @@ def main() -> None:
                 2,
             ]
         )
-        w.writerow(
-            [cfg.name, "beginners", rows[0]["candidates"][4], "", "", "2026-03-01", 900, 22, ""]
-        )
-    # target policies for evaluate
-    first = rows[0]["candidates"]
+        w.writerow([campaign, "beginners", creative_id, "", "", "2026-03-01", 900, 22, ""])
+
+
+def write_targets(first: list[str]) -> None:
+    """Target policies for evaluate: static allocations as CSV and JSON."""
     with (HERE / "static_allocation.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["segment", "action", "probability"])
