@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -91,32 +92,57 @@ def layer_embeddings(embedder: Embedder, strings: Sequence[str]) -> np.ndarray:
     return np.stack([_CACHE[(embedder.model_id, s)] for s in strings])
 
 
-def _forward(embedder: Embedder, strings: list[str], batch: int = 64) -> np.ndarray:
-    import torch
+def _forward(embedder: Embedder, strings: list[str], batch: int = 32) -> np.ndarray:
+    """Both pooled layers of each string, from one forward pass per batch.
 
+    The strings are tokenised once, sorted by token count and cut into batches of ``batch``
+    (about 1% padding on headlines; smaller batches were no slower on one thread). The
+    batches run on as many Python threads as torch has intra-op threads, each with one
+    intra-op thread: on two cores shared with other processes (load average 3 to 5), two
+    intra-op threads spin waiting for each other (300 headlines: 6.2 s wall and CPU
+    instead of 2.5 s on one thread), while two batches at once do not wait (torch releases
+    the GIL in its kernels). Predictions of 1,000 new Upworthy headlines: 14 s -> 6 s.
+    """
     module = embedder.model[0]
     model, tokenizer = getattr(module, "auto_model", None), getattr(module, "tokenizer", None)
     if model is None or tokenizer is None:
         e = embedder.encode(strings)
         return np.hstack([e, e])
+    import torch
+
     middle = max(1, model.config.num_hidden_layers // 2)
-    order = np.argsort([len(s) for s in strings], kind="stable")  # less padding per batch
-    out = np.zeros((len(strings), 2 * embedder.dim), dtype=np.float32)
-    with torch.inference_mode():
-        for start in range(0, len(strings), batch):
-            idx = order[start : start + batch]
-            enc = tokenizer(
-                [strings[i] for i in idx],
-                padding=True,
-                truncation=True,
-                max_length=128,
-                return_tensors="pt",
-            )
-            hidden = model(**enc, output_hidden_states=True).hidden_states
-            mask = enc["attention_mask"].unsqueeze(-1).float()
+    enc = tokenizer(strings, truncation=True, max_length=128)
+    pad = {"input_ids": tokenizer.pad_token_id or 0, "attention_mask": 0}
+    pad["token_type_ids"] = getattr(tokenizer, "pad_token_type_id", 0)
+    keys = [k for k in pad if k in enc]
+    lengths = np.array([len(ids) for ids in enc["input_ids"]])
+    order = np.argsort(lengths, kind="stable")
+    batches = [order[k : k + batch] for k in range(0, len(strings), batch)]
+
+    def run(idx: np.ndarray) -> np.ndarray:
+        width = int(lengths[idx].max())
+        inputs = {
+            k: torch.tensor([enc[k][i] + [pad[k]] * (width - lengths[i]) for i in idx])
+            for k in keys
+        }
+        real = torch.from_numpy(np.arange(width) < lengths[idx, None])
+        with torch.inference_mode():
+            hidden = model(**inputs, output_hidden_states=True).hidden_states
+            mask = real.unsqueeze(-1).to(hidden[-1].dtype)
             pooled = [(hidden[k] * mask).sum(1) / mask.sum(1) for k in (middle, -1)]
             both = torch.cat([torch.nn.functional.normalize(p, dim=1) for p in pooled], 1)
-            out[idx] = both.numpy()
+        return both.float().numpy()
+
+    out = np.zeros((len(strings), 2 * embedder.dim), dtype=np.float32)
+    threads = torch.get_num_threads()
+    workers = max(1, min(threads, len(batches)))
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            for idx, vectors in zip(batches, pool.map(run, batches), strict=True):
+                out[idx] = vectors
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 
