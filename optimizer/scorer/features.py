@@ -101,7 +101,8 @@ def _forward(embedder: Embedder, strings: list[str], batch: int = 32) -> np.ndar
     intra-op thread: on two cores shared with other processes (load average 3 to 5), two
     intra-op threads spin waiting for each other (300 headlines: 6.2 s wall and CPU
     instead of 2.5 s on one thread), while two batches at once do not wait (torch releases
-    the GIL in its kernels). Predictions of 1,000 new Upworthy headlines: 14 s -> 6 s.
+    the GIL in its kernels). torch's thread count is process-wide: 1 while this runs, then
+    restored. ``benchmarks/scorer.py --timing-only`` times it against the previous way.
     """
     module = embedder.model[0]
     model, tokenizer = getattr(module, "auto_model", None), getattr(module, "tokenizer", None)
