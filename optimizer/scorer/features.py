@@ -106,6 +106,8 @@ def _forward(embedder: Embedder, strings: list[str], batch: int = 32) -> np.ndar
     """
     module = embedder.model[0]
     model, tokenizer = getattr(module, "auto_model", None), getattr(module, "tokenizer", None)
+    if not strings:
+        return np.zeros((0, 2 * embedder.dim), dtype=np.float32)
     if model is None or tokenizer is None:
         e = embedder.encode(strings)
         return np.hstack([e, e])

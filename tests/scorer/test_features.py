@@ -48,3 +48,7 @@ def test_torch_keeps_its_thread_count(embedder):
     before = torch.get_num_threads()
     _forward(embedder, ["one more headline", "and another"])
     assert torch.get_num_threads() == before
+
+
+def test_no_text_is_no_rows(embedder):
+    assert _forward(embedder, []).shape == (0, 2 * embedder.dim)
