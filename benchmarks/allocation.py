@@ -22,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from optimizer.allocate import Policy  # noqa: E402
+from optimizer.allocate import EXPLORATIONS, Policy  # noqa: E402
 from optimizer.allocate.baselines import ThompsonPolicy, UniformPolicy  # noqa: E402
 from optimizer.allocate.vw import INTERACTIONS, LEARNING, VWPolicy  # noqa: E402
 from optimizer.config import CampaignConfig, apply_overrides, load_config  # noqa: E402
@@ -240,7 +240,7 @@ def main() -> None:
         sweep(args.seeds, args.impressions)
         return
     print(f"VW defaults: interactions {' '.join(INTERACTIONS)}; {' '.join(LEARNING)}; "
-          f"squarecb gamma_scale {VWPolicy().params['gamma_scale']:g}")  # fmt: skip
+          f"squarecb gamma_scale {EXPLORATIONS['squarecb'][1]['gamma_scale'][1]:g}")  # fmt: skip
     for n in (20, 50):
         latency(n)
     if args.latency_only:
