@@ -9,6 +9,7 @@ one-line message naming the field; no response ever carries a stack trace.
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import time
@@ -278,6 +279,9 @@ def create_app(settings: ServeSettings) -> Starlette:
         service = Service(settings)
         app.state.service = service
         await service.start()
+        # What start-up loaded (models, tables, libraries) lives as long as the worker: out of
+        # the collector's sight, so a full collection does not walk it during a request.
+        gc.freeze()
         try:
             yield
         finally:

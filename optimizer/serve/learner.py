@@ -18,6 +18,7 @@ is missed. The watermarks are stored with each registered version's metrics.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -197,10 +198,17 @@ class Learner:
         self.version = version
 
 
+LEARNER_NICENESS = 10
+
+
 def learn_forever(settings: ServeSettings) -> None:
     """The learner process: a pass every ``learn_every_s`` seconds until killed."""
     from optimizer.serve import metrics
 
+    # Learning yields the cores to the workers' requests: decisions are latency-bound,
+    # learning is not.
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(LEARNER_NICENESS)
     learner = Learner(settings)
     parent = os.getppid()
     while os.getppid() == parent:  # the server went away: so does its learner
