@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from optimizer.evaluate.results import Diagnostics
+from optimizer.stats import Z95
 
 ESTIMATORS = ("ips", "snips", "dm", "dr")
-Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,13 @@ import numpy as np
 from optimizer.errors import OptimizerError
 
 EMBEDDED = "all-MiniLM-L6-v2"
+
+
+def creative_text(c) -> str:  # c: optimizer.records.Creative
+    """The text of a creative that the filters embed: headline and body as one passage."""
+    return f"{c.headline}. {c.body}".strip()
+
+
 _SHARED: dict[str, Embedder] = {}
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from optimizer.filter.embed import Embedder
+from optimizer.filter.embed import Embedder, creative_text
 from optimizer.records import Creative
 
 PROJECTION_DIM = 8
@@ -32,7 +32,7 @@ def projection(dim_in: int, dim_out: int = PROJECTION_DIM) -> np.ndarray:
 def with_text_features(creatives: Sequence[Creative], embedder: Embedder) -> list[Creative]:
     if not creatives:
         return []
-    emb = embedder.encode([f"{c.headline}. {c.body}".strip() for c in creatives])
+    emb = embedder.encode([creative_text(c) for c in creatives])
     z = emb @ projection(emb.shape[1])
     out = []
     for c, row in zip(creatives, z, strict=True):

@@ -17,7 +17,7 @@ from optimizer.config import CampaignConfig
 from optimizer.filter.checks import format_checks, policy_rules
 from optimizer.filter.claims import Facts, claim_checks
 from optimizer.filter.classifier import PolicyClassifier
-from optimizer.filter.embed import Embedder
+from optimizer.filter.embed import Embedder, creative_text
 from optimizer.filter.profanity import profanity_scores
 from optimizer.filter.readability import ProductWords, readability_checks
 from optimizer.filter.verdict import Rejection, Verdict
@@ -68,7 +68,7 @@ class Screener:
         per-segment MMR selection to creatives that belong to a segment.
         """
         f = self.cfg.filters
-        texts = [f"{c.headline}. {c.body}".strip() for c in creatives]
+        texts = [creative_text(c) for c in creatives]
         rejections: list[list[Rejection]] = [self.rules(c) for c in creatives]
         scores: list[dict[str, float]] = [{} for _ in creatives]
         profane = profanity_scores(texts)
@@ -107,9 +107,7 @@ class Screener:
         (seed creatives first, then by relevance)."""
         f = self.cfg.filters
         kept_ids: list[str] = [c.id for c in pool]
-        kept_vecs: list[np.ndarray] = list(
-            self.embedder.encode([f"{c.headline}. {c.body}".strip() for c in pool])
-        )
+        kept_vecs: list[np.ndarray] = list(self.embedder.encode([creative_text(c) for c in pool]))
         order = sorted(
             range(len(creatives)),
             key=lambda i: (creatives[i].source != "seed", -scores[i]["relevance"]),

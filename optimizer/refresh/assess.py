@@ -16,8 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from optimizer.records import Feedback
-
-Z95 = 1.959963984540054
+from optimizer.stats import Z95
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizer.scorer.model import CreativeScorer, Outcome, aggregate, fold_of
-
-Z95 = 1.96
+from optimizer.stats import Z95
 
 
 def within_group_pairs(
