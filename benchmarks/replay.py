@@ -9,12 +9,15 @@ between batches. Score: the policy's expected clicks over the oracle's (always t
 summed over all tests, per seed; the table shows the mean over seeds, their spread (sd) and
 the worst seed.
 
-Tests are split into 5 folds by a hash of ``test_id``; priors (and the text scorer) are fitted
+Tests are split into 5 folds by a hash of ``test_id``; ``--half 0|1`` replays only one half of
+them (by another digit of the same hash, so each half holds tests of every fold), to check that
+a change helps on both; priors (and the text scorer) are fitted
 on the other folds only. The replay's world has the observed CTRs as truths, so the
 empirical-Bayes prior is fitted on what the training tests would have shown in that world:
 their impressions again, clicks drawn from those truths.
 
-Run: ``.venv/bin/python benchmarks/replay.py [DATA] [--seeds 3] [--vw-tests 20] [--sweep]``.
+Run: ``.venv/bin/python benchmarks/replay.py [DATA] [--seeds 3] [--vw-tests 20] [--sweep]
+[--half 0|1]``.
 Prints numbers; asserts nothing.
 """
 
@@ -53,6 +56,7 @@ class Test(Arms):
 
     impressions: np.ndarray = field(default_factory=lambda: np.zeros(0))
     fold: int = 0
+    half: int = 0
 
     @property
     def id(self) -> str:
@@ -67,9 +71,10 @@ def load_tests(path: Path) -> list[Test]:
     shown = {(t, h.strip()): n for t, h, n in frame.itertuples(index=False)}
     tests = []
     for arms in arms_of(table):
-        fold = int(hashlib.sha256(arms.segment.encode()).hexdigest(), 16) % FOLDS
+        digest = int(hashlib.sha256(arms.segment.encode()).hexdigest(), 16)
         n = np.array([shown[(arms.segment, c.headline)] for c in arms.creatives], dtype=float)
-        tests.append(Test(arms.segment, arms.creatives, arms.ctr, n, fold))
+        fold, half = digest % FOLDS, digest // FOLDS % 2
+        tests.append(Test(arms.segment, arms.creatives, arms.ctr, n, fold, half))
     return tests
 
 
@@ -186,6 +191,10 @@ def policies(sweep: bool, text: bool) -> dict[str, tuple[str, dict, tuple[str, .
             rows[f"  sweep: EB s={s}"] = ("thompson", {"sharpness": s}, ("eb",))
             if text:
                 rows[f"  sweep: EB + text s={s}"] = ("thompson", {"sharpness": s}, ("eb", "text"))
+        # sharpness that follows the evidence: s * (1 + N / n) after N impressions of the test
+        for s, n in ((2, 1000), (8, 4000)):
+            grow = {"sharpness": s, "sharpen_every": n}
+            rows[f"  sweep: EB s={s}(1+N/{n})"] = ("thompson", grow, ("eb",))
     return rows
 
 
@@ -199,7 +208,8 @@ def run(args: argparse.Namespace) -> None:
     results: dict[str, dict[int, list[tuple[np.ndarray, np.ndarray]]]] = {
         label: {h: [] for h in per_arms} for label in rows
     }
-    order = np.array([t.fold for t in tests])
+    scored = np.array([args.half is None or t.half == args.half for t in tests])
+    order = np.where(scored, np.array([t.fold for t in tests]), -1)
     text_priors = fold_text_priors(fit_text, tests) if fit_text is not None else {}
     for seed in range(args.seeds):
         priors_rng = Streams(seed).fresh("bootstrap")
@@ -210,7 +220,7 @@ def run(args: argparse.Namespace) -> None:
         for label, (name, params, prior) in rows.items():
             for h in per_arms:
                 got = np.zeros(len(tests))
-                best = np.zeros(len(tests))
+                best = np.zeros(len(tests))  # tests of the other half stay at 0: not scored
                 for f in range(FOLDS):
                     idx = np.flatnonzero(order == f)
                     eb, text = fold_priors[f]
@@ -229,7 +239,7 @@ def run(args: argparse.Namespace) -> None:
                     got[idx], best[idx] = g, b
                 results[label][h].append((got, best))
         print(f"  seed {seed} done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-    print_table(results, per_arms, args, len(tests))
+    print_table(results, per_arms, args, int(scored.sum()))
     if why:
         print(why)
     if args.vw_tests:
@@ -238,7 +248,8 @@ def run(args: argparse.Namespace) -> None:
 
 
 def run_vw(args, tests, results, per_arms) -> None:
-    subset = sorted(range(len(tests)), key=lambda i: hashlib.sha256(tests[i].id.encode()).digest())
+    halves = [i for i, t in enumerate(tests) if args.half is None or t.half == args.half]
+    subset = sorted(halves, key=lambda i: hashlib.sha256(tests[i].id.encode()).digest())
     subset = np.array(sorted(subset[: args.vw_tests]))
     vw_rows: dict[str, dict[int, list]] = {"vw (squarecb, no features)": {h: [] for h in per_arms}}
     for seed in range(args.seeds):
@@ -302,6 +313,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--vw-tests", type=int, default=20, help="tests for VW (0: skip VW)")
     parser.add_argument("--sweep", action="store_true", help="also thompson's sharpness s")
+    parser.add_argument(
+        "--half", type=int, choices=(0, 1), help="replay one half of the tests (by hash of test_id)"
+    )
     args = parser.parse_args()
     if not args.data.exists():
         sys.exit(f"{args.data}: no such file; pass the Upworthy headline tests CSV")

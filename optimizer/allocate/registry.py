@@ -25,7 +25,7 @@ AUTO = "auto"
 # Parameters of the policies other than vw (whose parameters are its exploration's) and their
 # defaults; ``allocation.params`` of a campaign names them.
 POLICY_PARAMS: dict[str, dict[str, float]] = {
-    "thompson": {"sharpness": 1.0, "draws": 256},
+    "thompson": {"sharpness": 1.0, "draws": 256, "sharpen_every": math.inf},
     "top-two": {"sharpness": 1.0, "draws": 256, "leader": 0.5},
     "ucb1": {"epsilon": 0.01},
     "uniform": {},
@@ -53,6 +53,7 @@ PARAM_RANGES: dict[str, tuple[float, float, bool]] = {
     # Thompson sampling (POLICY_PARAMS)
     "sharpness": (0.0, math.inf, False),
     "draws": (16.0, 100_000.0, True),
+    "sharpen_every": (0.0, math.inf, False),
     "leader": (0.0, 1.0, False),
 }
 

@@ -14,7 +14,10 @@ prior that guessed the campaign's CTR wrong thus keeps its ranking of the arms, 
 ``sharpness`` s draws from Beta(s * a, s * b): the posterior mean stays, the spread shrinks by
 ``sqrt(s)``. ``s = 1`` is textbook Thompson sampling; ``s > 1`` exploits more, which earns more
 over short campaigns (Chapelle & Li, "An Empirical Evaluation of Thompson Sampling", NIPS
-2011, shrink the posterior the same way). ``leader`` turns on top-two Thompson sampling
+2011, shrink the posterior the same way). ``sharpen_every`` n makes the sharpness follow the
+segment's evidence instead of staying constant: ``s * (1 + N / n)`` after N impressions of the
+segment's candidates, so exploration fades as data arrive (off by default; ``benchmarks/
+replay.py --sweep`` measures it). ``leader`` turns on top-two Thompson sampling
 (Russo, "Simple Bayesian algorithms for best arm identification", COLT 2016): the leader with
 probability ``leader``, otherwise the challenger, the argmax of a resample that differs.
 
@@ -27,6 +30,7 @@ probability is exact for what the policy did.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -80,6 +84,7 @@ class ThompsonPolicy(CountingBandit):
         *,
         sharpness: float = 1.0,
         leader: float | None = None,
+        sharpen_every: float | None = None,
         group_prior: GroupPrior | None = None,
         level_shape: float | None = None,
         name: str | None = None,
@@ -89,6 +94,8 @@ class ThompsonPolicy(CountingBandit):
             raise ValueError(f"draws must be at least 1, got {draws!r}")
         if not sharpness > 0:
             raise ValueError(f"sharpness must be positive, got {sharpness!r}")
+        if sharpen_every is not None and not sharpen_every > 0:
+            raise ValueError(f"sharpen_every must be positive, got {sharpen_every!r}")
         if leader is not None and not 0.0 < leader <= 1.0:
             raise ValueError(f"leader must lie in (0, 1], got {leader!r}")
         super().__init__()  # counts: segment -> id -> [successes, failures]
@@ -96,6 +103,8 @@ class ThompsonPolicy(CountingBandit):
         self.prior = BetaPrior(*prior)  # arms without a creative or group prior
         self.sharpness = float(sharpness)
         self.leader = leader
+        never = sharpen_every is None or math.isinf(sharpen_every)  # the registry default: inf
+        self.sharpen_every = None if never else float(sharpen_every)
         self.group_prior = group_prior
         self.level_shape = level_shape
         if name is not None:
@@ -154,10 +163,19 @@ class ThompsonPolicy(CountingBandit):
         self, segment: str, candidates: Sequence[Creative], rng: np.random.Generator | None
     ) -> tuple[float, ...]:
         a, b = self.posterior(segment, candidates)
-        p = argmax_probabilities(self.sharpness * a, self.sharpness * b, self.draws, rng)
+        s = self.sharpness_now(segment, candidates)
+        p = argmax_probabilities(s * a, s * b, self.draws, rng)
         if self.leader is not None:
             p = top_two(p, self.leader)
         return tuple(p.tolist())
+
+    def sharpness_now(self, segment: str, candidates: Sequence[Creative]) -> float:
+        """The sharpness of the next draw: constant, or grown with the segment's impressions."""
+        if self.sharpen_every is None:
+            return self.sharpness
+        seg = self.counts.get(segment, {})
+        seen = sum(sum(seg.get(c.id, (0.0, 0.0))) for c in candidates)
+        return self.sharpness * (1.0 + seen / self.sharpen_every)
 
     def _counts(self, clicks: float, impressions: float) -> tuple[float, float]:
         return float(clicks), float(impressions - clicks)  # successes, failures
@@ -172,6 +190,7 @@ class ThompsonPolicy(CountingBandit):
             "prior": [self.prior.alpha, self.prior.beta],
             "sharpness": self.sharpness,
             "leader": self.leader,
+            "sharpen_every": self.sharpen_every,
             "level_shape": self.level_shape,
             "group_prior": self.group_prior.to_json() if self.group_prior else None,
             "creative_priors": {
@@ -195,6 +214,7 @@ class ThompsonPolicy(CountingBandit):
             prior=tuple(data["prior"]),
             sharpness=data.get("sharpness", 1.0),
             leader=data.get("leader"),
+            sharpen_every=data.get("sharpen_every"),
             group_prior=GroupPrior.from_json(group) if group else None,
             level_shape=data.get("level_shape"),
             name=data.get("policy", cls.name),

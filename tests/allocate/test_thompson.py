@@ -125,6 +125,22 @@ def test_sharpness_exploits_more_with_the_same_posterior_mean():
     assert 0.6 < p < s
 
 
+def test_sharpness_follows_the_segments_impressions_when_sharpen_every_is_set():
+    growing = ThompsonPolicy(draws=4000, sharpness=2.0, sharpen_every=1000.0)
+    assert growing.sharpness_now("a", ARMS[:2]) == 2.0  # nothing seen yet
+    growing.learn_totals("a", {ARMS[0].id: (12, 400), ARMS[1].id: (8, 400)})
+    assert growing.sharpness_now("a", ARMS[:2]) == pytest.approx(2.0 * (1 + 800 / 1000))
+    assert growing.sharpness_now("b", ARMS[:2]) == 2.0  # evidence counts per segment
+    fixed = ThompsonPolicy(draws=4000, sharpness=3.6)  # the same sharpness, held constant
+    fixed.learn_totals("a", {ARMS[0].id: (12, 400), ARMS[1].id: (8, 400)})
+    rng = np.random.default_rng(0)
+    g, f = (x.distribution(Context("a"), ARMS[:2], rng)[0] for x in (growing, fixed))
+    assert g == pytest.approx(f, abs=0.03)
+    assert make_policy("thompson", seed=0).sharpen_every is None  # off by default (inf)
+    with pytest.raises(ValueError, match="sharpen_every must be positive"):
+        ThompsonPolicy(sharpen_every=0.0)
+
+
 def test_top_two_matches_its_sampling_procedure():
     """P(a) = leader * p_a + (1 - leader) * P(a is the challenger), the challenger being a
     resample's argmax given it differs from the leader, checked by simulating it."""
@@ -180,7 +196,8 @@ def test_ucb1_serves_unplayed_arms_first_and_keeps_every_propensity_positive():
 
 @pytest.mark.parametrize("name", ["thompson", "top-two", "ucb1"])
 def test_save_and_load_round_trip(tmp_path, name):
-    policy = make_policy(name, seed=0, group_prior=PRIOR if name != "ucb1" else None)
+    params = {"sharpness": 2.0, "sharpen_every": 7.0} if name == "thompson" else {}
+    policy = make_policy(name, seed=0, params=params, group_prior=PRIOR if name != "ucb1" else None)
     policy.learn([fb("a", 2, 1.0)] * 5 + [fb("a", 0, 0.0)] * 9 + [fb("b", 1, 1.0)])
     if name != "ucb1":
         policy.set_prior(ARMS[3].id, BetaPrior(2.0, 50.0), segment="b")
