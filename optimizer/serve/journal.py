@@ -11,14 +11,18 @@ workers racing on the same id store it once and only one of them is told it is n
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import logging
+import sqlite3
 import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import select, update
 
 from optimizer.errors import OptimizerError
@@ -75,39 +79,157 @@ class StoreUnavailable(OptimizerError):
 _KNOWN_SETS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _insert_decisions(conn, decisions: list[dict]) -> set[tuple]:
-    """Insert decision rows and their candidate sets; returns the event ids inserted."""
-    sets = {
-        r["candidate_set_id"]: r["candidates"]
-        for r in decisions
-        if r["candidate_set_id"] and r["candidate_set_id"] not in conn.info["known_sets"]
-    }
-    if sets:
-        rows = [{"id": k, "size": len(v), "ids": list(v)} for k, v in sets.items()]
-        insert_ignore(conn, CANDIDATE_SET, rows)
-        conn.info["new_sets"].update(sets)
-    return insert_new(conn, DECISION, [{c: r[c] for c in DECISION_COLUMNS} for r in decisions])
+class _Tables:
+    """The queries a batch makes, on a connection in a write transaction (SQLAlchemy Core:
+    any backend). Event ids in, plain ids and keys out."""
+
+    def __init__(self, conn, known_sets: set[str]) -> None:
+        self.conn = conn
+        self.known_sets = known_sets  # candidate sets stored before this transaction
+        self.new_sets: set[str] = set()  # those it writes (known once it commits)
+
+    def taken(self, ids: list[str]) -> dict[str, str]:
+        """The ids among ``ids`` already ranked, logged or deferred: id -> chosen action."""
+        q = select(DECISION.c.event_id, DECISION.c.chosen).where(DECISION.c.event_id.in_(ids))
+        taken = dict(self.conn.execute(q).all())
+        q = select(DEFERRED.c.event_id, DEFERRED.c.decision).where(DEFERRED.c.event_id.in_(ids))
+        for event_id, row in self.conn.execute(q):
+            taken[event_id] = row["chosen"]
+        return taken
+
+    def _insert_sets(self, decisions: list[dict]) -> None:
+        sets = {
+            r["candidate_set_id"]: r["candidates"]
+            for r in decisions
+            if r["candidate_set_id"]
+            and r["candidate_set_id"] not in self.known_sets
+            and r["candidate_set_id"] not in self.new_sets
+        }
+        if sets:
+            rows = [{"id": k, "size": len(v), "ids": list(v)} for k, v in sets.items()]
+            insert_ignore(self.conn, CANDIDATE_SET, rows)
+            self.new_sets.update(sets)
+
+    def insert_decisions(self, decisions: list[dict]) -> set[str]:
+        """Insert decision rows and their candidate sets; returns the event ids inserted."""
+        self._insert_sets(decisions)
+        rows = [{c: r[c] for c in DECISION_COLUMNS} for r in decisions]
+        return {k for (k,) in insert_new(self.conn, DECISION, rows)}
+
+    def insert_deferred(self, deferred: list[dict]) -> set[str]:
+        return {k for (k,) in insert_new(self.conn, DEFERRED, deferred)}
+
+    def deferred(self, ids: list[str]) -> dict[str, Any]:
+        """Deferred rows by event id."""
+        q = select(DEFERRED).where(DEFERRED.c.event_id.in_(ids))
+        return {r.event_id: r for r in self.conn.execute(q)}
+
+    def decided(self, ids: list[str]) -> dict[str, tuple[str, datetime]]:
+        """Logged decisions among ``ids``: id -> (campaign, time in UTC)."""
+        q = select(DECISION.c.event_id, DECISION.c.campaign, DECISION.c.timestamp)
+        found = self.conn.execute(q.where(DECISION.c.event_id.in_(ids)))
+        return {r.event_id: (r.campaign, rows.utc(r.timestamp)) for r in found}
+
+    def waiting(self, ids: list[str]) -> set[str]:
+        """The ids among ``ids`` ranked with deferActivation and not activated yet."""
+        q = select(DEFERRED.c.event_id).where(
+            DEFERRED.c.event_id.in_(ids), DEFERRED.c.activated_at.is_(None)
+        )
+        return set(self.conn.execute(q).scalars())
+
+    def activate(self, event_id: str, at: datetime) -> None:
+        self.conn.execute(
+            update(DEFERRED)
+            .where(DEFERRED.c.event_id == event_id, DEFERRED.c.activated_at.is_(None))
+            .values(activated_at=at)
+        )
+
+    def insert_rewards(self, rewards: list[dict]) -> set[tuple[str, str]]:
+        """Insert reward rows; returns the (event id, kind) keys inserted."""
+        return insert_new(self.conn, REWARD, rewards)
+
+
+class _SqliteTables(_Tables):
+    """On SQLite the queries of every batch (decisions and rewards in, the lookups rewards
+    need) go to the DB-API connection as SQL text: SQLAlchemy's work per statement (cache
+    key, compiled parameters, result set-up) cost more CPU than SQLite's own. Ids are
+    passed as one JSON array (``json_each``), rows as multi-row ``INSERT ... ON CONFLICT DO
+    NOTHING RETURNING`` of the values SQLite stores (``store.rows.packer``). The rare
+    queries (deferred decisions, candidate sets) stay on SQLAlchemy, in the same
+    transaction."""
+
+    def __init__(self, conn, known_sets: set[str]) -> None:
+        super().__init__(conn, known_sets)
+        self.db = conn.connection.dbapi_connection
+
+    def _select(self, sql: str, ids: list[str]):
+        return self.db.execute(sql, (orjson.dumps(ids).decode(),))
+
+    def _insert(self, table, packed: list[tuple]) -> set[tuple]:
+        columns = tuple(c.name for c in table.columns)
+        keys = tuple(c.name for c in table.primary_key.columns)
+        limit = self.db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        per = max(1, min(1000, limit // len(columns)))
+        new: set[tuple] = set()
+        for start in range(0, len(packed), per):
+            chunk = packed[start : start + per]
+            sql = _insert_sql(table.name, columns, keys, len(chunk))
+            new.update(self.db.execute(sql, list(itertools.chain.from_iterable(chunk))))
+        return new
+
+    def taken(self, ids: list[str]) -> dict[str, str]:
+        taken = dict(self._select(_IN_DECISIONS.format("event_id, chosen"), ids))
+        taken.update(self._select(_DEFERRED_CHOSEN, ids))
+        return taken
+
+    def insert_decisions(self, decisions: list[dict]) -> set[str]:
+        if not decisions:
+            return set()
+        self._insert_sets(decisions)
+        return {k for (k,) in self._insert(DECISION, [_PACK_DECISION(r) for r in decisions])}
+
+    def decided(self, ids: list[str]) -> dict[str, tuple[str, datetime]]:
+        found = self._select(_IN_DECISIONS.format("event_id, campaign, timestamp"), ids)
+        return {i: (c, datetime.fromisoformat(t).replace(tzinfo=UTC)) for i, c, t in found}
+
+    def waiting(self, ids: list[str]) -> set[str]:
+        return {i for (i,) in self._select(_WAITING, ids)}
+
+    def insert_rewards(self, rewards: list[dict]) -> set[tuple[str, str]]:
+        if not rewards:
+            return set()
+        return self._insert(REWARD, [_PACK_REWARD(r) for r in rewards])
+
+
+_IDS = "IN (SELECT value FROM json_each(?))"
+_IN_DECISIONS = "SELECT {} FROM decision WHERE event_id " + _IDS
+_DEFERRED_CHOSEN = (
+    "SELECT event_id, json_extract(decision, '$.chosen') FROM deferred_decision "
+    f"WHERE event_id {_IDS}"
+)
+_WAITING = f"SELECT event_id FROM deferred_decision WHERE event_id {_IDS} AND activated_at IS NULL"
+_PACK_DECISION = rows.packer(rows.DECISION_COLUMNS)
+_PACK_REWARD = rows.packer(rows.REWARD_COLUMNS)
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...], n: int) -> str:
+    one = "(" + ", ".join("?" * len(columns)) + ")"
+    names = ", ".join(f'"{c}"' for c in columns)
+    returning = ", ".join(f'"{k}"' for k in keys)
+    return (
+        f'INSERT INTO "{table}" ({names}) VALUES {", ".join([one] * n)} '
+        f"ON CONFLICT DO NOTHING RETURNING {returning}"
+    )
 
 
 def _json_row(row: dict) -> dict:
     return {**row, "timestamp": row["timestamp"].isoformat(), "candidates": list(row["candidates"])}
 
 
-def _ranks(conn, ops: list[tuple[int, RankOp]], out: list[Outcome | None]) -> None:
+def _ranks(t: _Tables, ops: list[tuple[int, RankOp]], out: list[Outcome | None]) -> None:
     ids = [op.row["event_id"] for _, op in ops if op.caller_id]
-    taken = (
-        {}
-        if not ids
-        else dict(
-            conn.execute(
-                select(DECISION.c.event_id, DECISION.c.chosen).where(DECISION.c.event_id.in_(ids))
-            ).all()
-        )
-    )
-    if ids:
-        deferred_q = select(DEFERRED.c.event_id, DEFERRED.c.decision)
-        for event_id, row in conn.execute(deferred_q.where(DEFERRED.c.event_id.in_(ids))):
-            taken[event_id] = row["chosen"]
+    taken = t.taken(ids) if ids else {}
     live, deferred, seen = [], [], set()
     for i, op in ops:
         event_id = op.row["event_id"]
@@ -129,23 +251,17 @@ def _ranks(conn, ops: list[tuple[int, RankOp]], out: list[Outcome | None]) -> No
             )
         else:
             live.append((i, op.row))
-    new = _insert_decisions(conn, [r for _, r in live])
+    new = t.insert_decisions([r for _, r in live])
     if deferred:
-        new |= insert_new(conn, DEFERRED, [r for _, r in deferred])
+        new |= t.insert_deferred([r for _, r in deferred])
     for i, r in live + deferred:
-        out[i] = Outcome("new") if (r["event_id"],) in new else Outcome("duplicate")
+        out[i] = Outcome("new") if r["event_id"] in new else Outcome("duplicate")
 
 
-def _activations(conn, ops: list[tuple[int, ActivateOp]], out: list[Outcome | None]) -> None:
+def _activations(t: _Tables, ops: list[tuple[int, ActivateOp]], out: list[Outcome | None]) -> None:
     ids = [op.event_id for _, op in ops]
-    waiting = {
-        r.event_id: r for r in conn.execute(select(DEFERRED).where(DEFERRED.c.event_id.in_(ids)))
-    }
-    live = dict(
-        conn.execute(
-            select(DECISION.c.event_id, DECISION.c.campaign).where(DECISION.c.event_id.in_(ids))
-        ).all()
-    )
+    waiting = t.deferred(ids)
+    live = {event_id: campaign for event_id, (campaign, _) in t.decided(ids).items()}
     for i, op in ops:
         row = waiting.get(op.event_id)
         if row is None or row.campaign != op.campaign:
@@ -157,12 +273,8 @@ def _activations(conn, ops: list[tuple[int, ActivateOp]], out: list[Outcome | No
             continue
         # the reward window starts at activation: the decision is stored with that time
         fields = {k: row.decision[k] for k in ACTIVATED_FIELDS}
-        _insert_decisions(conn, [rows.decision_row(**fields, timestamp=op.at)])
-        conn.execute(
-            update(DEFERRED)
-            .where(DEFERRED.c.event_id == op.event_id, DEFERRED.c.activated_at.is_(None))
-            .values(activated_at=op.at)
-        )
+        t.insert_decisions([rows.decision_row(**fields, timestamp=op.at)])
+        t.activate(op.event_id, op.at)
         live[op.event_id] = op.campaign
         out[i] = Outcome("activated")
 
@@ -172,23 +284,10 @@ def _activations(conn, ops: list[tuple[int, ActivateOp]], out: list[Outcome | No
 ACTIVATED_FIELDS = ("event_id", *(c for c in rows.DECISION_CONTENT if c != "timestamp"))
 
 
-def _rewards(conn, ops: list[tuple[int, RewardOp]], out: list[Outcome | None]) -> None:
+def _rewards(t: _Tables, ops: list[tuple[int, RewardOp]], out: list[Outcome | None]) -> None:
     ids = [op.event_id for _, op in ops]
-    decided = {
-        r.event_id: (r.campaign, rows.utc(r.timestamp))
-        for r in conn.execute(
-            select(DECISION.c.event_id, DECISION.c.campaign, DECISION.c.timestamp).where(
-                DECISION.c.event_id.in_(ids)
-            )
-        )
-    }
-    waiting = set(
-        conn.execute(
-            select(DEFERRED.c.event_id).where(
-                DEFERRED.c.event_id.in_(ids), DEFERRED.c.activated_at.is_(None)
-            )
-        ).scalars()
-    )
+    decided = t.decided(ids)
+    waiting = t.waiting(ids)
     fresh = []
     for i, op in ops:
         found = decided.get(op.event_id)
@@ -205,7 +304,7 @@ def _rewards(conn, ops: list[tuple[int, RewardOp]], out: list[Outcome | None]) -
                 ),
             )
         )
-    new = insert_new(conn, REWARD, [r for _, r in fresh])
+    new = t.insert_rewards([r for _, r in fresh])
     for i, r in fresh:  # a key stored before, or twice in this batch: only one is new
         key = (r["event_id"], r["kind"])
         if key in new:
@@ -222,17 +321,16 @@ def write_batch(engine, ops: Sequence[Any]) -> list[Outcome]:
     groups: dict[type, list] = {RankOp: [], ActivateOp: [], RewardOp: []}
     for i, op in enumerate(ops):
         groups[type(op)].append((i, op))
+    known = _KNOWN_SETS.setdefault(engine, set())
     with write_transaction(engine, EVENTS_LOCK) as conn:
-        conn.info["new_sets"] = set()  # what a rolled-back attempt left here is stale
-        conn.info["known_sets"] = known = _KNOWN_SETS.setdefault(engine, set())
+        t = (_SqliteTables if conn.dialect.name == "sqlite" else _Tables)(conn, known)
         if groups[RankOp]:
-            _ranks(conn, groups[RankOp], out)
+            _ranks(t, groups[RankOp], out)
         if groups[ActivateOp]:
-            _activations(conn, groups[ActivateOp], out)
+            _activations(t, groups[ActivateOp], out)
         if groups[RewardOp]:
-            _rewards(conn, groups[RewardOp], out)
-        written = conn.info.pop("new_sets", set())
-    known.update(written)  # only once committed
+            _rewards(t, groups[RewardOp], out)
+    known.update(t.new_sets)  # only once committed
     return [o for o in out if o is not None]
 
 

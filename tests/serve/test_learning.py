@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from optimizer.records import Context, Decision
+from optimizer.serve import journal
 from optimizer.serve.decide import decision_row, rank
 from optimizer.serve.journal import ActivateOp, Journal, RankOp, RewardOp, write_batch
 from optimizer.serve.learner import Learner
@@ -58,7 +59,10 @@ def _reward(event_id: str, at: datetime, value: float = 1.0) -> RewardOp:
     return RewardOp(event_id, "stride-spring", "click", value, at, HOUR)
 
 
-def test_journal_classifies_every_event(settings):
+@pytest.mark.parametrize("core", [False, True], ids=["sqlite-dbapi", "sqlalchemy-core"])
+def test_journal_classifies_every_event(settings, monkeypatch, core):
+    if core:  # the statements other backends (PostgreSQL) run, on the same SQLite file
+        monkeypatch.setattr(journal, "_SqliteTables", journal._Tables)
     _, store = prepare_store(settings)
     out = write_batch(
         store.engine,
