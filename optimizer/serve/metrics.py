@@ -7,6 +7,7 @@ prometheus-client, and ``/metrics`` aggregates every process's files.
 
 from __future__ import annotations
 
+import functools
 import os
 
 from prometheus_client import (
@@ -49,6 +50,13 @@ BATCH = Histogram(
 
 
 _served: list[str] = []
+
+
+@functools.cache
+def labelled(metric, *values: str):
+    """``metric.labels(*values)``, looked up once per label set: ``labels`` takes a lock
+    and checks its arguments on every call."""
+    return metric.labels(*values)
 
 
 def set_version(version: str) -> None:

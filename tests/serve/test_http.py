@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 
+from optimizer.serve.schemas import RankResponse
 from tests.serve.conftest import Server, make_key, write_config
 
 
@@ -39,6 +40,7 @@ def test_rank_by_segment_returns_a_creative_and_its_probability(client):
     assert sum(ranking.values()) == pytest.approx(1.0)
     assert body["creative"]["headline"] and body["mode"] == "online"
     assert len(body["eventId"]) == 32  # made by the service
+    assert RankResponse.model_validate(body).model_dump() == body  # the documented schema
 
 
 def test_personalizer_request_ports_by_changing_the_url(server):
@@ -60,6 +62,7 @@ def test_personalizer_request_ports_by_changing_the_url(server):
     assert body["eventId"] == "pz-1" and body["rewardActionId"] in ("a1", "a2")
     assert body["ranking"][-1] == {"id": "a3", "probability": 0.0}
     assert body["creative"] is None  # a1/a2 are not stored creatives
+    assert RankResponse.model_validate(body).model_dump() == body
     r = httpx.post(
         f"{srv.url}/personalizer/v1.0/events/pz-1/reward",
         json={"value": 1.0},
