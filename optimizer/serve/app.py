@@ -40,7 +40,7 @@ from optimizer.serve.settings import ServeSettings
 log = logging.getLogger("optimizer.serve")
 EVENT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
-KEY_HEADERS = ("ocp-apim-subscription-key", "x-api-key")
+KEY_HEADERS = (b"ocp-apim-subscription-key", b"x-api-key")
 Handler = Callable[[Request, Service], Awaitable[Response]]
 
 
@@ -52,12 +52,19 @@ def _error(status: int, code: str, message: str) -> Response:
     return JSONResponse({"error": {"code": code, "message": message}}, status)
 
 
-def _authorize(request: Request, service: Service) -> None:
-    headers = request.headers
-    key = next((headers[h] for h in KEY_HEADERS if h in headers), None)
-    if key is None:
-        auth = headers.get("authorization", "")
+def _headers(request: Request) -> dict[bytes, bytes]:
+    """The request's headers by name (lower case, as ASGI servers pass them), the first of
+    a repeated one; one dict per request instead of a scan of the list per lookup."""
+    return dict(reversed(request.scope["headers"]))
+
+
+def _authorize(headers: dict[bytes, bytes], service: Service) -> None:
+    raw = next((headers[h] for h in KEY_HEADERS if h in headers), None)
+    if raw is None:
+        auth = headers.get(b"authorization", b"").decode("latin-1")
         key = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+    else:
+        key = raw.decode("latin-1")
     if not key:
         raise RequestError(
             401, "Unauthorized", "missing API key; send it as Authorization: Bearer KEY"
@@ -71,9 +78,10 @@ def _authorize(request: Request, service: Service) -> None:
         )
 
 
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
+async def _body(request: Request, headers: dict[bytes, bytes], limit: int) -> bytes:
+    raw = headers.get(b"content-length")
+    if raw is not None:
+        declared = raw.decode("latin-1")
         if not declared.isdigit():
             raise RequestError(400, "BadRequest", "Content-Length header is not a number")
         if int(declared) > limit:
@@ -112,8 +120,9 @@ def _event_id(request: Request) -> str:
 
 
 async def rank_handler(request: Request, service: Service) -> Response:
-    _authorize(request, service)
-    req = _parse(RankRequest, await _body(request, service.settings.max_body))
+    headers = _headers(request)
+    _authorize(headers, service)
+    req = _parse(RankRequest, await _body(request, headers, service.settings.max_body))
     s = service.settings
     ranked = rank(req, service.served, service.campaign, s.mode, s.explore, service.rng)
     d = ranked.decision
@@ -156,9 +165,10 @@ def _unknown(event_id: str, service: Service) -> RequestError:
 
 
 async def reward_handler(request: Request, service: Service) -> Response:
-    _authorize(request, service)
+    headers = _headers(request)
+    _authorize(headers, service)
     event_id = _event_id(request)
-    body = _parse(RewardRequest, await _body(request, service.settings.max_body))
+    body = _parse(RewardRequest, await _body(request, headers, service.settings.max_body))
     kind = body.kind or service.kinds[0]
     if kind not in service.kinds:
         raise RequestError(
@@ -200,7 +210,7 @@ async def reward_handler(request: Request, service: Service) -> Response:
 
 
 async def activate_handler(request: Request, service: Service) -> Response:
-    _authorize(request, service)
+    _authorize(_headers(request), service)
     event_id = _event_id(request)
     outcome = await service.journal.submit(ActivateOp(event_id, service.campaign, _now()))
     if outcome.status == "unknown":

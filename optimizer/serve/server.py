@@ -54,6 +54,7 @@ def run_server(
             loop="uvloop",
             http="httptools",
             access_log=False,
+            proxy_headers=False,  # nothing reads the client's address: no X-Forwarded-* work
             log_level=log_level,
             timeout_graceful_shutdown=10,
         )
