@@ -5,8 +5,10 @@ are its own), on the store's closed events:
 - the learning core on all N events: the events formatted as VW text here and learned by
   VW's own parser in one worker process (the model of the one-by-one path);
 - the same with ``--workers`` processes averaging with AllReduce (a different model);
-- the ``learn`` command's library call, join of rewards to decisions included, and the
-  same with the join before it read one row per decision (``join_rewards_by_pairs``);
+- the ``learn`` command's library call, read and join of rewards to decisions included:
+  streamed (each chunk of the store learned while the next is read), and reading and
+  joining the whole log first (``stream=False``, the command before it streamed), on the
+  same events in the same run;
 - the read and join alone (``closed_events``), now and before;
 - on the first ``--baseline-events`` events, the one-by-one pyvw path (the path before
   the text one, kept as the reference) and the text path, measured in the same run.
@@ -36,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "configs" / "example.yaml"
 BEFORE = ", join before"  # a measurement named so runs the reference join of pairs
+WHOLE = "command, whole log read first"
 
 
 def _usage() -> tuple[float, float]:
@@ -75,6 +78,7 @@ def _run(db: str, what: str, n: int, workers: int, results) -> None:
     from optimizer.allocate.vw import VWPolicy
     from optimizer.allocate.vw_logged import (
         PolicySpec,
+        frame_chunks,
         id_creatives,
         learn_events,
         learn_one_by_one,
@@ -84,12 +88,15 @@ def _run(db: str, what: str, n: int, workers: int, results) -> None:
     from optimizer.observe.join import join_rewards_by_pairs
     from optimizer.offline import closed_events, learn_from_logs
     from optimizer.store import Store
+    from optimizer.store.logged import decision_count
 
     store, name = Store(f"sqlite:///{db}"), load_config(EXAMPLE).name
     scratch = tempfile.TemporaryDirectory(prefix="learn-bench-")
     folder = Path(scratch.name)
     watch = WorkerPeak()
-    closed = len(closed_events(store, name).events) if what.startswith("command") else 0
+    share = 0.0  # of the closed events held out, to learn from the first n
+    if what.startswith("command") and n < decision_count(store.engine, name):
+        share = 1.0 - n / len(closed_events(store, name).events)  # (peak memory counts this)
     if what.endswith(BEFORE):  # the join as it was, in this process only
         optimizer.offline.join_rewards = join_rewards_by_pairs
     if what.startswith("read and join"):
@@ -97,10 +104,9 @@ def _run(db: str, what: str, n: int, workers: int, results) -> None:
         before, wall = _usage(), time.perf_counter()
         n = len(closed_events(store, name).events)
     elif what.startswith("command"):
-        share = 1.0 - min(n / closed, 1.0)
         watch.start()
         before, wall = _usage(), time.perf_counter()
-        info = learn_from_logs(store, name, folder, test_share=share)
+        info = learn_from_logs(store, name, folder, test_share=share, stream=what != WHOLE)
         n = info["train_events"]
     else:
         events = closed_events(store, name).events.iloc[:n]
@@ -114,7 +120,8 @@ def _run(db: str, what: str, n: int, workers: int, results) -> None:
             policy.save(folder / "policy.vw")
         else:
             nodes = list(range(workers))
-            learn_events(spec, events, folder / "policy.vw", nodes, workers, None, 1)
+            chunks = frame_chunks(events, candidate_lists(events))
+            learn_events(spec, chunks, folder / "policy.vw", nodes, workers, None, 1)
     wall, after = time.perf_counter() - wall, _usage()
     watch.done.set()
     watch.join()
@@ -154,8 +161,8 @@ def learn_benchmark(db: Path, events: int, baseline_events: int, workers: int) -
     if workers > 1:
         measure(db, "text path, AllReduce", events, workers)
     now = measure(db, "command", events)
-    then = measure(db, "command" + BEFORE, events)
-    print(f"  command / command with the join before: {now / then:.1f}x")
+    then = measure(db, WHOLE, events)
+    print(f"  command / command reading the whole log first: {now / then:.2f}x")
     now, then = (measure(db, "read and join" + w, events) for w in ("", BEFORE))
     print(f"  read and join / before: {now / then:.1f}x")
     print(f" on the first {baseline_events:,} events:")

@@ -5,25 +5,39 @@ Library functions behind the ``ingest``, ``learn`` and ``evaluate`` commands.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+import queue
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+import pandas as pd
 
 from optimizer.config import Attribution, CampaignConfig, parse_config
 from optimizer.errors import OptimizerError
 from optimizer.evaluate.results import EvaluationResult
 from optimizer.evaluate.targets import make_target
 from optimizer.observe.ingest import IngestReport, ingest_file
-from optimizer.observe.join import Joined, join_rewards, split_by_time
+from optimizer.observe.join import (
+    Joined,
+    StreamedJoin,
+    join_rewards,
+    split_by_time,
+    training_part,
+)
 from optimizer.rng import Streams
 
 if TYPE_CHECKING:
-    from optimizer.allocate.vw_logged import ClusterSeat
+    from optimizer.allocate.vw_logged import Chunk, ClusterSeat, PolicySpec
 
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
+T = TypeVar("T")
+READ_AHEAD = 4  # chunks of joined events read ahead of the learning
 
 
 def ingest_files(
@@ -61,46 +75,201 @@ def learn_from_logs(
     progress: ProgressFactory | None = None,
     workers: int = 1,
     seat: ClusterSeat | None = None,
+    stream: bool = True,
 ) -> dict:
     """Train a VW policy counterfactually on the logged decisions (the earlier
-    ``1 - test_share`` of them), save it and register it as a version.
+    ``1 - test_share`` of the closed ones), save it and register it as a version.
 
     VW parses the events as text in a worker process (:mod:`optimizer.allocate.vw_logged`);
     one worker learns the same model as feeding the events one by one. ``workers > 1``
     splits the events over that many local processes joined by AllReduce; ``seat`` makes
     them nodes of a job over several machines (each machine runs ``learn`` with its nodes
-    on the same closed events; the machine with node 0 registers the version)."""
-    from optimizer.allocate.vw_logged import PolicySpec, learn_events, plan_nodes
+    on the same closed events; the machine with node 0 registers the version).
+
+    The events stream from the store to the workers: read and joined in chunks
+    (:class:`StreamedJoin`), each chunk learned while the next one is read, so that only
+    events not yet settled wait in memory (see :func:`training_part`). Logs the stream
+    cannot take are read whole first (``stream=False`` always reads so): decisions stored
+    out of time order (:class:`OutOfOrder`) and decisions without a candidate list (their
+    candidates are every action chosen in training, known only at the end). Either way the
+    events, their order and so the model are the same."""
+    from optimizer.allocate.vw_logged import PolicySpec, plan_nodes
     from optimizer.identity import run_key
+    from optimizer.store.logged import OutOfOrder
 
     nodes, total = plan_nodes(workers, seat)
-    joined = closed_events(store, campaign)
-    train, _ = split_by_time(joined.events, test_share)
-    if len(train) == 0:
-        raise OptimizerError(
-            f"no closed logged events for campaign {campaign!r}; ingest "
-            "decisions (and rewards) first"
-        )
-    last = train["timestamp"].iloc[-1]
-    key = run_key(campaign, len(train), str(last), exploration, params, seed)
-    version = f"vw-logs-{key if total == 1 else run_key(key, total)}"
-    path = Path(state_dir) / campaign / "policies" / version / "policy.vw"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    attribution = stored_config(store, campaign).attribution
     spec = PolicySpec(exploration, dict(params or {}), Streams(seed).int_seed("policy"))
-    learn_events(spec, train, path, nodes, total, seat, int(key, 16), progress)
+    # what the nodes of a job over several machines all know before reading: where they meet
+    unique_id = int(run_key(campaign, exploration, params, seed, test_share, total), 16)
+    folder = Path(state_dir) / campaign / "policies"
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".learning-", dir=folder) as tmp:
+        model, train = Path(tmp) / "policy.vw", None
+        if stream:
+            try:
+                train = _streamed(store, campaign, attribution, test_share)
+                _learn(spec, train, model, nodes, total, seat, unique_id, progress)
+            except (OutOfOrder, _WholeLogNeeded):
+                train = None
+        if train is None:
+            train = _whole(store, campaign, attribution, test_share)
+            _learn(spec, train, model, nodes, total, seat, unique_id, progress)
+        key = run_key(campaign, train.events, str(train.last), exploration, params, seed)
+        version = f"vw-logs-{key if total == 1 else run_key(key, total)}"
+        path = folder / version / "policy.vw"
+        path.parent.mkdir(exist_ok=True)
+        for src, dst in ((Path(f"{model}.json"), Path(f"{path}.json")), (model, path)):
+            os.replace(src, dst)  # the model last: complete
     metrics = {
-        "train_events": len(train),
+        "train_events": train.events,
         "test_share": test_share,
-        "train_until": str(last),
-        "mean_reward": round(float(train["reward"].mean()), 6),
+        "train_until": str(train.last),
+        "mean_reward": round(train.reward / train.events, 6),
         "exploration": exploration,
         "seed": seed,
         "nodes": total,
         "learning": list(spec.for_nodes(total).learning_args()),
     }
     if nodes[0] == 0:
-        _register(store, version, campaign, path, len(train), metrics)
-    return {"version": version, "path": str(path), **metrics, **joined.summary()}
+        _register(store, version, campaign, path, train.events, metrics)
+    return {"version": version, "path": str(path), **metrics, **train.summary()}
+
+
+class _WholeLogNeeded(Exception):
+    """A decision without a candidate list: its candidates are every action chosen in
+    training (``candidate_lists``), known once every training event is read."""
+
+
+@dataclass
+class _Training:
+    """The training events, in chunks with their candidate ids, as they go to the workers,
+    and once they have gone: how many (``events``), the sum of their rewards, the time of
+    the last, and the summary of the join. Raises ``OptimizerError`` at the end of the
+    chunks when there were none (the workers stop; no model is written)."""
+
+    campaign: str
+    chunks: Iterator[Chunk]
+    summary: Callable[[], dict[str, int]]
+    size: int  # for the progress bar: the events, or the most there can be
+    events: int = 0
+    reward: float = 0.0
+    last: pd.Timestamp | None = None
+
+    def __iter__(self) -> Iterator[Chunk]:
+        for events, cands in self.chunks:
+            if len(events):
+                self.events += len(events)
+                self.reward += float(events["reward"].sum())
+                self.last = events["timestamp"].iloc[-1]
+                yield events, cands
+        if not self.events:
+            raise OptimizerError(
+                f"no closed logged events for campaign {self.campaign!r}; ingest "
+                "decisions (and rewards) first"
+            )
+
+
+def _streamed(store, campaign: str, attribution: Attribution, test_share: float) -> _Training:
+    """The training events as the store's read reaches them (see :class:`StreamedJoin`),
+    read, joined and split by a thread a few chunks ahead of the learning (SQLite works
+    without the GIL while this process formats examples)."""
+    from optimizer.store.logged import decision_count
+
+    joined = StreamedJoin(store, campaign, attribution)
+
+    def chunks() -> Iterator[Chunk]:
+        # the read shares one list per stored set: one tuple each (the list kept, so that
+        # its id stays its own)
+        tuples: dict[int, tuple[list[str], tuple[str, ...]]] = {}
+        for events in training_part(joined, test_share):
+            lists = events["candidates"].tolist()
+            for c in lists:
+                if id(c) not in tuples:
+                    tuples[id(c)] = (c, tuple(c))
+            cands = [tuples[id(c)][1] for c in lists]
+            if not all(cands):
+                raise _WholeLogNeeded
+            yield events, cands
+
+    most = int(round(decision_count(store.engine, campaign) * (1.0 - test_share)))
+    return _Training(campaign, _ahead(chunks(), READ_AHEAD), joined.summary, most)
+
+
+def _whole(store, campaign: str, attribution: Attribution, test_share: float) -> _Training:
+    """The training events of the whole log read and joined first."""
+    from optimizer.allocate.vw_logged import frame_chunks
+    from optimizer.evaluate.targets import candidate_lists
+
+    joined = join_rewards(store, campaign, attribution)
+    train, _ = split_by_time(joined.events, test_share)
+    chunks = frame_chunks(train, candidate_lists(train))
+    return _Training(campaign, chunks, joined.summary, len(train))
+
+
+def _learn(
+    spec: PolicySpec,
+    train: _Training,
+    model: Path,
+    nodes: list[int],
+    total: int,
+    seat: ClusterSeat | None,
+    unique_id: int,
+    progress: ProgressFactory | None,
+) -> None:
+    """Learn from ``train``'s events with ``nodes`` (see :func:`learn_events`) into
+    ``model``; the workers start while the first events are read."""
+    from optimizer.allocate.vw_logged import learn_events
+
+    bar = progress("learning from logs", train.size) if progress else None
+    learn_events(spec, iter(train), model, nodes, total, seat, unique_id, bar)
+
+
+_DONE = object()
+
+
+def _ahead(items: Iterator[T], depth: int) -> Iterator[T]:
+    """``items``, made by a thread that keeps up to ``depth`` of them ready; its exception
+    is raised here, after the items before it. Stopping early stops the thread (and closes
+    ``items`` there)."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def make() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((_DONE, None))
+        except BaseException as exc:  # raised in the consumer
+            put((_DONE, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    maker = threading.Thread(target=make, name="read-ahead", daemon=True)
+    maker.start()
+    try:
+        while True:
+            item, exc = ready.get()
+            if item is _DONE:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        maker.join()
 
 
 def _register(store, version: str, campaign: str, path: Path, events: int, metrics: dict) -> None:

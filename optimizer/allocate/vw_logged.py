@@ -8,7 +8,8 @@ policy's bookkeeping of the event (:meth:`VWPolicy.note`), as ``learn_logged`` d
 
 This process formats the events in chunks and streams the text into a worker process
 (:mod:`optimizer.allocate.vw_worker`) whose VW reads it with ``-d``: its parser and learner
-threads run while the next chunk is formatted. One worker learns every event in order with
+threads run while the next chunk is read and formatted (the chunks may come from a read of
+the store in progress, see :func:`train_chunks`). One worker learns every event in order with
 the policy's own settings: the model of learning them one by one through pyvw (the same
 weights; only the loss counters in the model header differ). Several workers (``Cluster``)
 each learn every ``total``-th event (node ``i`` takes events ``i, i + total, ...``) and
@@ -23,9 +24,11 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import pandas as pd
 
 from optimizer.allocate.spanning_tree import DEFAULT_PORT, SpanningTree
 from optimizer.allocate.vw import VWPolicy
@@ -36,6 +39,7 @@ from optimizer.records import Context, Creative
 CHUNK_EVENTS = 5_000
 Progress = Callable[[int], None]
 CreativesFor = Callable[[tuple[str, ...]], Sequence[Creative]]
+Chunk = tuple[pd.DataFrame, Sequence[tuple[str, ...]]]  # joined events, their candidate ids
 
 
 @dataclass(frozen=True)
@@ -203,24 +207,28 @@ def plan_nodes(workers: int, seat: ClusterSeat | None) -> tuple[list[int], int]:
     return list(range(first, first + workers)), total
 
 
+def frame_chunks(
+    events: pd.DataFrame, cands: Sequence[tuple[str, ...]], size: int = CHUNK_EVENTS
+) -> Iterator[Chunk]:
+    """``events`` and their candidate ids in consecutive parts of at most ``size`` rows."""
+    for start in range(0, len(events), size):
+        yield events.iloc[start : start + size], cands[start : start + size]
+
+
 def learn_events(
     spec: PolicySpec,
-    events,
+    chunks: Iterable[Chunk],
     model: Path,
     nodes: Sequence[int],
     total: int,
     seat: ClusterSeat | None,
     unique_id: int,
-    progress: Callable[[str, int], Progress] | None = None,
-) -> None:
-    """Train on ``events`` with ``nodes`` of ``total`` (see :func:`plan_nodes`) and save the
-    first node's policy to ``model``: alone for one node, meeting at a spanning-tree server
-    on loopback when all nodes run here, at the seat's server otherwise."""
-    from optimizer.evaluate.targets import candidate_lists
-
-    cands = candidate_lists(events)
-    size = sum(len(range(n, len(events), total)) for n in nodes)
-    bar = progress("learning from logs", size) if progress else None
+    progress: Progress | None = None,
+) -> list[int]:
+    """Train on the events of ``chunks`` (in order) with ``nodes`` of ``total`` (see
+    :func:`plan_nodes`) and save the first node's policy to ``model``: alone for one node,
+    meeting at a spanning-tree server on loopback when all nodes run here, at the seat's
+    server otherwise. Returns the number of events each node learned."""
     with contextlib.ExitStack() as stack:
         # the other local nodes' models (the same model) are dropped; beside ``model`` so
         # that moving them into place stays on one file system
@@ -235,12 +243,12 @@ def learn_events(
         else:
             cluster = Cluster(seat.host, seat.port, total, unique_id)
         models = [model] + [spare / f"node-{n}.vw" for n in nodes[1:]]
-        train(spec, events, cands, id_creatives(), models, nodes, cluster, bar)
+        return train_chunks(spec, chunks, id_creatives(), models, nodes, cluster, progress)
 
 
 def train(
     spec: PolicySpec,
-    events,
+    events: pd.DataFrame,
     cands: Sequence[tuple[str, ...]],
     creatives_for: CreativesFor,
     models: Sequence[Path],
@@ -248,12 +256,30 @@ def train(
     cluster: Cluster | None = None,
     progress: Progress | None = None,
 ) -> list[int]:
-    """Train a policy on ``events`` with one worker process per node in ``nodes`` (all of
-    them without a cluster: ``(0,)``) and save node ``nodes[k]``'s policy to ``models[k]``
-    (with its ``.json``), each moved into place once every worker has succeeded.
+    """:func:`train_chunks` on the frame ``events`` with candidate ids ``cands``."""
+    chunks = frame_chunks(events, cands)
+    return train_chunks(spec, chunks, creatives_for, models, nodes, cluster, progress)
+
+
+def train_chunks(
+    spec: PolicySpec,
+    chunks: Iterable[Chunk],
+    creatives_for: CreativesFor,
+    models: Sequence[Path],
+    nodes: Sequence[int] = (0,),
+    cluster: Cluster | None = None,
+    progress: Progress | None = None,
+) -> list[int]:
+    """Train a policy on the events of ``chunks`` (frames of the joined events with their
+    candidate ids, in order) with one worker process per node in ``nodes`` (all of them
+    without a cluster: ``(0,)``) and save node ``nodes[k]``'s policy to ``models[k]`` (with
+    its ``.json``), each moved into place once every worker has succeeded. Each chunk is
+    formatted and sent while the workers learn from the ones before; node ``i`` of ``total``
+    learns the events ``i, i + total, ...`` counted over all chunks.
 
     Returns the number of events each node learned. Raises ``OptimizerError`` when a worker
-    fails (the others are stopped; no model is written)."""
+    fails (the others are stopped; no model is written); an error raised by ``chunks``
+    stops the workers too and is raised as it is."""
     total = cluster.total if cluster else 1
     spec = spec.for_nodes(total)
     here = set(nodes)
@@ -267,21 +293,22 @@ def train(
         try:
             for node in nodes:
                 extra = cluster.args(node) if cluster else []
-                events_of_node = len(range(node, len(events), total))
-                model = Path(tmp) / f"node-{node}.vw"
-                workers.append(Worker(spec, extra, model, events_of_node, state))
-            for start in range(0, len(events), CHUNK_EVENTS):
-                part = events.iloc[start : start + CHUNK_EVENTS]
-                mine = None if len(here) == total else [
-                    (start + j) % total in here for j in range(len(part))
-                ]  # fmt: skip
-                chunk = cands[start : start + CHUNK_EVENTS]
-                texts = writer.texts(part, chunk, mine)
-                for worker, node in zip(workers, nodes, strict=True):
-                    worker.send("".join(texts[(node - start) % total :: total]))
-                if progress:
-                    progress(len(part) if mine is None else sum(mine))
-            state.write_text(json.dumps(writer.state()))
+                workers.append(Worker(spec, extra, Path(tmp) / f"node-{node}.vw", node, state))
+            start = 0  # the position of the chunk's first event among all events
+            for events, cands in chunks:
+                for part, chunk in frame_chunks(events, cands):
+                    mine = None if len(here) == total else [
+                        (start + j) % total in here for j in range(len(part))
+                    ]  # fmt: skip
+                    texts = writer.texts(part, chunk, mine)
+                    for worker in workers:
+                        own = texts[(worker.node - start) % total :: total]
+                        worker.send("".join(own), len(own))
+                    if progress:
+                        progress(len(part) if mine is None else sum(mine))
+                    start += len(part)
+            learned = {str(w.node): w.events for w in workers}
+            state.write_text(json.dumps({**writer.state(), "events": learned}))
             for worker in workers:
                 worker.close()
             wait_all(workers)

@@ -62,9 +62,10 @@ class Worker:
     A thread writes the chunks (``write`` releases the GIL while VW reads), so the next
     chunk is formatted while VW learns from the last; at most ``QUEUED_CHUNKS`` wait."""
 
-    def __init__(self, spec: PolicySpec, extra: list[str], model: Path, n: int, state: Path):
-        self.model, self.log, self.events = model, model.with_suffix(".log"), n
-        job = {**spec.__dict__, "extra": extra, "model": str(model), "events": n}
+    def __init__(self, spec: PolicySpec, extra: list[str], model: Path, node: int, state: Path):
+        self.model, self.log, self.node = model, model.with_suffix(".log"), node
+        self.events = 0  # sent so far
+        job = {**spec.__dict__, "extra": extra, "model": str(model), "node": node}
         job["state"] = str(state)
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
@@ -90,11 +91,13 @@ class Worker:
         except OSError:
             self.broken = True
 
-    def send(self, text: str) -> None:
+    def send(self, text: str, events: int) -> None:
+        """Queue the text of ``events`` events."""
         if self.broken:
             self.proc.wait()
             raise self.error()
         self._chunks.put(text.encode())
+        self.events += events
 
     def close(self) -> None:
         """End of the examples: VW finishes the pass (and its AllReduce) once it reads it."""
@@ -140,15 +143,16 @@ def wait_all(workers: list[Worker]) -> None:
 
 def main(job: dict) -> None:
     """Worker body: VW reads the examples from stdin with its own parser and learns; the
-    bookkeeping of the policy that wrote them (feature scale, newcomers' trials; saved by
-    the parent before the end of the examples) goes into the saved policy."""
+    bookkeeping of the policy that wrote them (feature scale, newcomers' trials) and the
+    number of events this node learned (saved by the parent before the end of the
+    examples) go into the saved policy."""
     learning = None if job["learning"] is None else tuple(job["learning"])
     spec = PolicySpec(job["exploration"], job["params"], job["seed"], learning)
     policy = spec.policy(extra_args=["-d", "/dev/stdin", *job["extra"]])
     state = json.loads(Path(job["state"]).read_text())
     policy.scale = FeatureScale.from_json(state["scale"])
     policy.newcomers = Newcomers.from_json(state["newcomers"])
-    policy.updates = job["events"]
+    policy.updates = state["events"][str(job["node"])]
     policy.save(Path(job["model"]))
 
 

@@ -3,6 +3,10 @@ evaluation: one query (decisions left-joined to their rewards, in time order) re
 chunks, each chunk decoded column by column (times vectorised, contexts with orjson,
 candidate sets fetched once per set), so Python builds one row per decision and a few
 arrays per reward instead of a row object per (decision, reward) pair.
+
+:func:`read_logged` returns the whole campaign at once; :func:`iter_logged` yields it chunk
+by chunk (each chunk whole decisions), for a consumer that works while the next chunk is
+read and keeps only a chunk in memory.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import numpy as np
 import orjson
 import pandas as pd
 from sqlalchemy import String, Text, cast, func, select, type_coerce
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from optimizer.store.models import CandidateSetRow, DecisionRow, RewardRow
 
@@ -88,6 +92,71 @@ def read_logged(conn: Connection, campaign: str, chunk: int = CHUNK) -> LoggedEv
             columns.add(rows)
         sets = candidate_sets(conn, {k for k in columns.set_ids if k is not None})
         return columns.finish(sets)
+
+
+class OutOfOrder(Exception):
+    """The stored times' text forms order the decisions otherwise than their times (see
+    :func:`_in_time_order`): only a whole read can put them in time order."""
+
+
+def iter_logged(engine: Engine, campaign: str, chunk: int = CHUNK) -> Iterator[LoggedEvents]:
+    """The decisions of ``campaign`` and their rewards as :func:`read_logged` reads them, in
+    consecutive parts of about ``chunk`` joined rows: each part holds whole decisions (the
+    rows of its last decision wait for the next read) and its ``reward_of`` points into its
+    own ``decisions``, whose columns have the dtypes of the whole read's (pandas infers the
+    string dtype, missing values NaN, for segments when any decision has one; a part whose
+    decisions have none gets it too). Raises :class:`OutOfOrder` on reaching a decision
+    earlier than the one before it (what :func:`read_logged` would sort), after yielding
+    the parts before."""
+    sets: dict[str, list[str]] = {}
+    with engine.connect() as conn:
+        segmented = select(DECISION.c.event_id).where(
+            DECISION.c.campaign == campaign, DECISION.c.segment.is_not(None)
+        )
+        segmented = conn.execute(segmented.limit(1)).first() is not None
+        result = conn.execution_options(stream_results=True).execute(_query(conn, campaign))
+        parts = result.partitions(chunk)
+        held: list = []  # the rows of the last decision read, whose rewards may continue
+        last = None  # the time of the last decision yielded
+        while True:
+            with paused_gc():
+                rows = next(parts, None)
+                if rows is None:
+                    rows, held = held, []
+                else:
+                    rows, held = _whole_decisions(held + list(rows))
+                if not rows:
+                    if held:
+                        continue
+                    return
+                columns = _Columns()
+                columns.add(rows)
+                times = _concat(columns.times, "datetime64[us]")
+                if (last is not None and times[0] < last) or (times[1:] < times[:-1]).any():
+                    raise OutOfOrder(f"decisions of {campaign!r} stored out of time order")
+                last = times[-1]
+                new = {k for k in columns.set_ids if k is not None and k not in sets}
+                sets.update(candidate_sets(conn, new))
+                part = columns.finish(sets)
+                if segmented and part.decisions["segment"].dtype == object:  # all None
+                    part.decisions["segment"] = pd.Series(columns.segments, dtype="str")
+            yield part
+
+
+def _whole_decisions(rows: list) -> tuple[list, list]:
+    """``rows`` split before the rows of their last decision (``([], rows)`` when all of
+    them are that decision's)."""
+    end, last = len(rows), rows[-1][0] if rows else None
+    while end and rows[end - 1][0] == last:
+        end -= 1
+    return rows[:end], rows[end:]
+
+
+def decision_count(engine: Engine, campaign: str) -> int:
+    """The number of decisions stored for ``campaign``."""
+    q = select(func.count()).select_from(DECISION).where(DECISION.c.campaign == campaign)
+    with engine.connect() as conn:
+        return int(conn.execute(q).scalar_one())
 
 
 def _query(conn: Connection, campaign: str):

@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from optimizer.config import Attribution
-from optimizer.observe.join import COLUMNS, join_rewards, join_rewards_by_pairs, split_by_time
+from optimizer.observe.join import (
+    COLUMNS,
+    StreamedJoin,
+    join_rewards,
+    join_rewards_by_pairs,
+    split_by_time,
+    training_part,
+)
 from optimizer.store import Store
 
 
@@ -158,3 +165,90 @@ def test_empty_campaign(store):
         joined = join(store, "nobody", Attribution())
         assert joined.events.empty and list(joined.events.columns) == COLUMNS
         assert joined.summary()["orphan_rewards"] == 1
+
+
+# -- the join streamed chunk by chunk, as learn reads it ----------------------------------------
+def _streamed(frames, expected: pd.DataFrame) -> pd.DataFrame:
+    """The frames a streamed join yields, as one; none when ``expected`` is empty."""
+    parts = list(frames)
+    assert all(len(p) for p in parts)
+    if not parts:
+        assert expected.empty
+        return expected
+    return pd.concat(parts, ignore_index=True)[COLUMNS]
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_the_streamed_join_equals_the_join_on_random_logs(db_url, example_cfg, seed):
+    s = Store(db_url)
+    s.save_campaign(example_cfg)
+    s.insert_events(*random_log(np.random.default_rng(seed), 150))
+    for attribution in ATTRIBUTIONS:
+        for now in NOWS:
+            whole = join_rewards(s, "stride-spring", attribution, now=now)
+            for chunk in (1, 4, 1_000):
+                streamed = StreamedJoin(s, "stride-spring", attribution, now=now, chunk=chunk)
+                events = _streamed(streamed, whole.events)
+                assert streamed.summary() == whole.summary()
+                assert (streamed.closed, streamed.rewarded) == (len(whole.events), whole.rewarded)
+                pd.testing.assert_frame_equal(events, whole.events, check_index_type=False)
+
+
+def steady_log(n: int) -> tuple[list[dict], list[dict]]:
+    """A decision every 10 seconds, every 7th clicked at once: with a 6-minute window, the
+    last 36 decisions are open at the end, some of them clicked (closed) behind unclicked
+    ones (pending)."""
+    base = dict(campaign="stride-spring", segment="beginners", context={}, candidates=["a"])
+    base |= dict(chosen="a", probability=1.0, run_id=None, policy="p", policy_version="1")
+    times = [START + timedelta(seconds=10 * i) for i in range(n)]
+    decisions = [dict(base, event_id=f"e{i:05d}", timestamp=t) for i, t in enumerate(times)]
+    clicks = [
+        dict(event_id=f"e{i:05d}", kind="click", value=1.0, timestamp=times[i])
+        for i in range(0, n, 7)
+    ]
+    return decisions, clicks
+
+
+@pytest.mark.parametrize("log", ["random", "steady"])
+@pytest.mark.parametrize("share", [0.0, 0.3, 0.5, 0.9])
+def test_the_streamed_training_part_is_the_split_by_time(db_url, example_cfg, share, log):
+    s = Store(db_url)
+    s.save_campaign(example_cfg)
+    if log == "random":
+        s.insert_events(*random_log(np.random.default_rng(7), 200))
+    else:
+        s.insert_events(*steady_log(300))
+    for attribution in [*ATTRIBUTIONS[:3], Attribution(window_hours=0.1)]:
+        whole = join_rewards(s, "stride-spring", attribution)
+        train, _ = split_by_time(whole.events, share)
+        for chunk in (1, 9, 1_000):
+            streamed = StreamedJoin(s, "stride-spring", attribution, chunk=chunk)
+            events = _streamed(training_part(streamed, share), train)
+            pd.testing.assert_frame_equal(events, train, check_index_type=False)
+            assert streamed.summary() == whole.summary()  # the test part was read too
+
+
+def test_the_streamed_training_part_refuses_a_bad_share(store):
+    streamed = StreamedJoin(store, "stride-spring", Attribution())
+    with pytest.raises(ValueError, match=r"test share must be in \[0, 1\)"):
+        next(training_part(streamed, 1.0))
+
+
+def test_streamed_rows_wait_until_settled(tmp_path, example_cfg):
+    """Decisions at 00:00 to 04:00 without a reward but d4's (at once), a 2-hour window, one
+    row read at a time: a decision is yielded once a time 2 hours after it is read; at the
+    end the clock is 04:00, d3 (03:00) is pending and d4, clicked, is yielded after it."""
+    s = Store(f"sqlite:///{tmp_path}/w.db")
+    s.save_campaign(example_cfg)
+    base = dict(campaign="stride-spring", segment="beginners", context={}, candidates=["a"])
+    base |= dict(chosen="a", probability=1.0, run_id=None, policy="p", policy_version="1")
+    decisions = [dict(base, event_id=f"d{h}", timestamp=START + h * HOUR) for h in range(5)]
+    s.insert_events(
+        decisions, [dict(event_id="d4", kind="click", value=1.0, timestamp=START + 4 * HOUR)]
+    )
+    attribution = Attribution(window_hours=2)
+    streamed = StreamedJoin(s, "stride-spring", attribution, chunk=1)
+    seen = [list(frame["event_id"]) for frame in streamed]
+    assert seen == [["d0"], ["d1"], ["d2"], ["d4"]]
+    assert (streamed.pending, streamed.defaulted, streamed.rewarded) == (1, 3, 1)
+    assert streamed.summary() == join_rewards(s, "stride-spring", attribution).summary()

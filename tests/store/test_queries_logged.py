@@ -11,7 +11,13 @@ import pytest
 from sqlalchemy import text
 
 from optimizer.store import Store
-from optimizer.store.logged import DECISION_COLUMNS, read_logged
+from optimizer.store.logged import (
+    DECISION_COLUMNS,
+    OutOfOrder,
+    decision_count,
+    iter_logged,
+    read_logged,
+)
 from tests.observe.test_join import random_log
 
 
@@ -76,6 +82,30 @@ def test_chunks_split_a_decisions_rewards(store, chunk):
         assert np.array_equal(getattr(parts, name), getattr(whole, name)), name
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 5, 1_000])
+def test_the_parts_read_one_after_another_are_the_whole_read(store, chunk):
+    decisions, rewards = random_log(np.random.default_rng(8), 60)
+    store.insert_events(decisions, rewards)
+    with store.engine.connect() as conn:
+        whole = read_logged(conn, "stride-spring")
+    parts = list(iter_logged(store.engine, "stride-spring", chunk=chunk))
+    assert all(len(p.decisions) for p in parts)
+    if chunk < 1_000:
+        assert len(parts) > 1
+    frame = pd.concat([p.decisions for p in parts], ignore_index=True)
+    pd.testing.assert_frame_equal(frame, whole.decisions)
+    starts = np.cumsum([0] + [len(p.decisions) for p in parts])
+    # every reward stays with its decision, in the same order: no decision is split
+    assert np.array_equal(
+        np.concatenate([p.reward_of + s for p, s in zip(parts, starts[:-1], strict=True)]),
+        whole.reward_of,
+    )
+    for name in ("reward_kind", "reward_value", "reward_time"):
+        joined = np.concatenate([getattr(p, name) for p in parts])
+        assert np.array_equal(joined, getattr(whole, name)), name
+    assert decision_count(store.engine, "stride-spring") == len(whole.decisions)
+
+
 def test_times_stored_in_another_text_form_are_read_in_time_order(tmp_path, example_cfg):
     store = Store(f"sqlite:///{tmp_path}/t.db")
     store.save_campaign(example_cfg)
@@ -95,12 +125,16 @@ def test_times_stored_in_another_text_form_are_read_in_time_order(tmp_path, exam
         )
     logged = store.logged_decisions("stride-spring")
     assert list(logged.decisions["event_id"]) == ["y", "x"]
+    with pytest.raises(OutOfOrder, match="decisions of 'stride-spring' stored out of time order"):
+        list(iter_logged(store.engine, "stride-spring"))
     assert logged.decisions["timestamp"].iloc[0] == pd.Timestamp(t0 - timedelta(hours=1))
     stamp = pd.Timestamp(t0)
     assert _rewards(logged) == {("x", "click", 1.0, stamp), ("y", "click", 2.0, stamp)}
 
 
 def test_no_decisions(store):
+    assert list(iter_logged(store.engine, "stride-spring")) == []
+    assert decision_count(store.engine, "stride-spring") == 0
     logged = store.logged_decisions("stride-spring")
     assert logged.decisions.empty and list(logged.decisions.columns) == list(DECISION_COLUMNS)
     assert len(logged.reward_of) == len(logged.reward_time) == 0
