@@ -136,7 +136,7 @@ async def rank_handler(request: Request, service: Service) -> Response:
             f"eventId {d.event_id!r} was already ranked{was}; reward that event or send a "
             "new eventId",
         )
-    metrics.labelled(metrics.DECISIONS, s.mode).inc()
+    metrics.count(metrics.DECISIONS, s.mode)
     c = ranked.creative
     # RankResponse's fields (its model documents them and a test validates this body
     # against it), serialised directly: building the model cost 20 us a request, this 2.
@@ -180,7 +180,7 @@ async def reward_handler(request: Request, service: Service) -> Response:
     op = RewardOp(event_id, service.campaign, kind, body.value, _now(), service.window)
     outcome = await service.journal.submit(op)
     joined = "joined" if outcome.status == "recorded" else outcome.status
-    metrics.labelled(metrics.REWARDS, joined).inc()
+    metrics.count(metrics.REWARDS, joined)
     if outcome.status == "recorded":
         message = f"{kind} reward {body.value:g} recorded"
         return _json(EventResponse(eventId=event_id, status="recorded", message=message))
@@ -266,7 +266,7 @@ class _Endpoint:
         except Exception:  # logged with its traceback on the server, never sent
             log.exception("%s failed", self.name)
             response = _error(500, "InternalError", "internal error; see the server log")
-        metrics.labelled(metrics.REQUESTS, self.name, str(response.status_code)).inc()
+        metrics.count(metrics.REQUESTS, self.name, str(response.status_code))
         self.latency.observe(time.perf_counter() - start)
         await response(scope, receive, send)
 

@@ -3,12 +3,19 @@
 With several processes (workers and the learner) ``serve`` points
 ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder before any of them imports
 prometheus-client, and ``/metrics`` aggregates every process's files.
+
+There every update of a metric is a locked write to a memory-mapped file, after a check
+of the process id: the per-request counters are therefore counted in memory
+(:func:`count`) and written by :func:`flush`, which a worker calls at each reload check
+(``reload_s``, a second by default), before answering ``/metrics`` and when it stops. A
+worker's own ``/metrics`` is exact; another worker's counts may be that much older.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+from collections import Counter as Tally
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -52,6 +59,23 @@ BATCH = Histogram(
 _served: list[str] = []
 
 
+_pending: Tally = Tally()  # (metric, label values) -> increments not written yet
+
+
+def count(metric, *values: str) -> None:
+    """Add one to ``metric`` with these label values, in memory until :func:`flush`
+    (call it from the event loop's thread, as :func:`flush` is)."""
+    _pending[(metric, values)] += 1
+
+
+def flush() -> None:
+    """Write the counts made since the last flush to prometheus-client."""
+    pending = list(_pending.items())
+    _pending.clear()
+    for (metric, values), n in pending:
+        labelled(metric, *values).inc(n)
+
+
 @functools.cache
 def labelled(metric, *values: str):
     """``metric.labels(*values)``, looked up once per label set: ``labels`` takes a lock
@@ -68,6 +92,7 @@ def set_version(version: str) -> None:
 
 
 def exposition() -> tuple[bytes, str]:
+    flush()
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder:
         from prometheus_client import multiprocess

@@ -67,6 +67,7 @@ class Service:
             self._reloader.cancel()
         if self.journal is not None:
             await self.journal.stop()
+        metrics.flush()
         self.store.engine.dispose()
 
     async def reload(self) -> bool:
@@ -84,6 +85,7 @@ class Service:
     async def _reload_forever(self) -> None:
         while True:
             await asyncio.sleep(self.settings.reload_s)
+            metrics.flush()  # the per-request counts, once a second (see metrics)
             try:
                 await self.reload()
             except Exception:  # keep serving the current version; the log says why
