@@ -15,7 +15,7 @@ import csv
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import count, islice
+from itertools import compress, count, islice
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from optimizer.observe.readers import csv_records, json_problem, parquet_file, r
 
 CHUNK_ROWS = 10_000  # rows per chunk (JSONL, Parquet)
 CSV_BLOCK = 4 << 20  # bytes per CSV block
+SKIP_BLOCK = 1 << 20  # bytes read at a time to pass over the lines of a chunk
 Keep = Callable[[int], bool]  # whether to build the chunk of an index (the others are skipped)
 
 
@@ -62,13 +63,47 @@ def _all(_: int) -> bool:
     return True
 
 
-def _json_row(data: bytes) -> Any:
-    """A parsed line: a dict (a row), None (a blank line), or why it is not a row."""
-    try:
-        row = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        return json_problem(exc) if data.strip() else None
-    return row if type(row) is dict else f"expected a JSON object, got {type(row).__name__}"
+def _json_rows(batch: list[bytes]) -> tuple[list[Any], dict[int, str | None]]:
+    """Each line parsed, and why the lines that are not rows are not (None: a blank line).
+    orjson reads the lines in one ``map``, which stops only at a line it cannot parse."""
+    parsed: list[Any] = []
+    odd: dict[int, str | None] = {}
+    lines = iter(batch)
+    while True:
+        try:
+            parsed.extend(map(orjson.loads, lines))
+            break
+        except orjson.JSONDecodeError as exc:  # extend() kept the lines before it
+            at = len(parsed)
+            odd[at] = json_problem(exc) if batch[at].strip() else None
+            parsed.append(None)
+    kinds = list(map(type, parsed))
+    if kinds.count(dict) + len(odd) < len(kinds):  # JSON values other than objects
+        for i, kind in enumerate(kinds):
+            if kind is not dict and i not in odd:
+                odd[i] = f"expected a JSON object, got {kind.__name__}"
+    return parsed, odd
+
+
+def _skip_lines(f, n: int) -> int:
+    """Move ``f`` past its next ``n`` lines, or to its end; how many lines ended on the way
+    (``islice(f, n)`` without making the lines)."""
+    passed = 0
+    while passed < n:
+        start = f.tell()
+        block = f.read(SKIP_BLOCK)
+        if not block:
+            break
+        ends = block.count(b"\n")
+        if passed + ends < n:
+            passed += ends
+            continue
+        at = -1
+        for _ in range(n - passed):
+            at = block.index(b"\n", at + 1)
+        f.seek(start + at + 1)
+        return n
+    return passed
 
 
 def jsonl_chunks(
@@ -78,20 +113,26 @@ def jsonl_chunks(
         line = 0
         for index in count():
             offset = f.tell()
+            if not keep(index):  # another worker's: only counted
+                passed = _skip_lines(f, rows)
+                if not passed:  # the end (or a last line without a newline, to skip)
+                    return
+                line += passed
+                continue
             batch = list(islice(f, rows))
             if not batch:
                 return
             before, line = line, line + len(batch)
-            if not keep(index):
-                continue
-            parsed = list(map(_json_row, batch))
+            parsed, odd = _json_rows(batch)
             lines: Any = range(before + 1, line + 1)
-            odd = [i for i, r in enumerate(parsed) if type(r) is not dict]
-            problems = [(lines[i], parsed[i], batch[i]) for i in odd if parsed[i] is not None]
+            problems = [(lines[i], odd[i], batch[i]) for i in sorted(odd) if odd[i] is not None]
             if odd:
-                kept = sorted(set(range(len(batch))) - set(odd))
-                parsed, batch = [parsed[i] for i in kept], [batch[i] for i in kept]
-                lines = [lines[i] for i in kept]
+                rows_only = [True] * len(batch)
+                for i in odd:
+                    rows_only[i] = False
+                parsed = list(compress(parsed, rows_only))
+                batch = list(compress(batch, rows_only))
+                lines = list(compress(lines, rows_only))
             chunk = from_rows(parsed, list(lines), batch, problems)
             yield chunk, Span(offset, before, before + 1, line)
 

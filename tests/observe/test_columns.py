@@ -7,6 +7,7 @@ import csv
 import json
 import sys
 from pathlib import Path
+from unittest.mock import patch
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -138,6 +139,35 @@ def test_parquet_by_columns_is_parquet_by_rows(tmp_path_factory, batch, campaign
     path = tmp_path_factory.mktemp("p") / "log.parquet"
     write_parquet(path, batch)
     assert_same(path, "parquet", campaign)
+
+
+LINES = [b"", b"  ", b"[1]", b'{"x": ', b"null", b"1e400", b'{"event_id": "e", "reward": 1}', b"{}"]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(LINES), max_size=40),
+    st.booleans(),
+    st.integers(1, 9),
+    st.sampled_from([1, 7, 64, 1 << 20]),
+    st.integers(2, 3),
+)
+def test_jsonl_chunks_of_each_worker_are_those_of_one_reader(
+    tmp_path_factory, lines, newline_at_end, rows, block, workers
+):
+    """A worker passes over the other workers' chunks by counting their lines."""
+    path = tmp_path_factory.mktemp("s") / "log.jsonl"
+    path.write_bytes(b"\n".join(lines) + (b"\n" if newline_at_end else b""))
+
+    def read(keep=lambda _: True) -> list:
+        return [
+            (span, chunk.lines.tolist(), chunk.problems, [chunk.row(i) for i in range(len(chunk))])
+            for chunk, span in blocks.jsonl_chunks(path, rows, keep)
+        ]
+
+    with patch.object(blocks, "SKIP_BLOCK", block):
+        shares = [read(lambda i, k=k: i % workers == k) for k in range(workers)]
+    assert sorted(sum(shares, []), key=lambda chunk: chunk[0].offset) == read()
 
 
 GOOD = "e{i},2026-03-01T10:00:0{s}Z,stride-spring,beginners,a,a|b,0.5,1,31,mobile"
