@@ -17,9 +17,8 @@ import itertools
 import logging
 import sqlite3
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,7 +31,7 @@ from optimizer.serve import metrics
 from optimizer.serve.models import DeferredRow
 from optimizer.store import rows
 from optimizer.store.bulk import insert_ignore, insert_new
-from optimizer.store.engine import EVENTS_LOCK, write_transaction
+from optimizer.store.engine import EVENTS_LOCK, begin_write, write_transaction
 from optimizer.store.models import CandidateSetRow, DecisionRow, RewardRow
 
 log = logging.getLogger("optimizer.serve")
@@ -326,7 +325,7 @@ def write_batch(engine, ops: Sequence[Any], conn=None) -> list[Outcome]:
     for i, op in enumerate(ops):
         groups[type(op)].append((i, op))
     known = _KNOWN_SETS.setdefault(engine, set())
-    transaction = write_transaction(engine, EVENTS_LOCK) if conn is None else _immediate(conn)
+    transaction = write_transaction(engine, EVENTS_LOCK) if conn is None else begin_write(conn)
     with transaction as conn:
         t = (_SqliteTables if conn.dialect.name == "sqlite" else _Tables)(conn, known)
         if groups[RankOp]:
@@ -337,20 +336,6 @@ def write_batch(engine, ops: Sequence[Any], conn=None) -> list[Outcome]:
             _rewards(t, groups[RewardOp], out)
     known.update(t.new_sets)  # only once committed
     return [o for o in out if o is not None]
-
-
-@contextmanager
-def _immediate(conn) -> Iterator[Any]:
-    """A write transaction on a held SQLite connection (``BEGIN IMMEDIATE``, as
-    ``store.engine.write_transaction`` starts one on a pooled connection)."""
-    conn.begin()
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.rollback()
-        raise
-    conn.commit()
 
 
 CHECKPOINT_S = 1.0  # SQLite: how often the journal checkpoints the WAL

@@ -85,16 +85,22 @@ def write_transaction(engine: Engine, lock: int | None = None) -> Iterator[Conne
     """A connection in a write transaction, committed when the block ends (rolled back on an
     exception). SQLite: ``BEGIN IMMEDIATE`` takes the database's write lock at once.
     PostgreSQL: ``lock`` names an advisory lock held until the transaction ends."""
-    with engine.connect() as conn:
-        conn.begin()  # a session bound to ``conn`` joins this transaction
-        dialect = conn.dialect.name
-        if dialect == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        elif dialect == "postgresql" and lock is not None:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
-        try:
-            yield conn
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
+    with engine.connect() as conn, begin_write(conn, lock):
+        yield conn
+
+
+@contextmanager
+def begin_write(conn: Connection, lock: int | None = None) -> Iterator[Connection]:
+    """:func:`write_transaction` on a connection the caller holds."""
+    conn.begin()  # a session bound to ``conn`` joins this transaction
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif dialect == "postgresql" and lock is not None:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
+    try:
+        yield conn
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
