@@ -29,10 +29,10 @@ from pathlib import Path
 from sqlalchemy import and_, select
 
 from optimizer.records import Context, Creative, Decision, Feedback
-from optimizer.serve.journal import CANDIDATE_SET, DECISION, REWARD
 from optimizer.serve.policy import load_served, newest_version
 from optimizer.serve.service import prepare_store
 from optimizer.serve.settings import ServeSettings
+from optimizer.serve.tables import CANDIDATE_SET, DECISION, REWARD
 from optimizer.store import rows
 from optimizer.store.models import PolicyRow
 
