@@ -36,8 +36,9 @@ from optimizer.observe.fastpath import FastEvents
 from optimizer.observe.prepare import prepare_file
 from optimizer.observe.readers import READERS, detect, estimate_rows
 from optimizer.observe.validate import BadRow, CampaignFacts, Validator
-from optimizer.observe.worker import no_cycle_collection, prepared_elsewhere
+from optimizer.observe.worker import prepared_elsewhere
 from optimizer.observe.writer import BatchWriter, Tally
+from optimizer.store.logged import paused_gc as no_cycle_collection
 
 BATCH = 10_000  # input rows per chunk and transaction
 # Worker processes per format, one for each WORKER_ROWS rows up to these: preparing JSON

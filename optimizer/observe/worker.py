@@ -10,6 +10,7 @@ process dies, even by ``kill -9``, a worker's next send fails and it exits.
 
 from __future__ import annotations
 
+import gc
 import marshal
 import os
 import pickle
@@ -23,14 +24,14 @@ from optimizer.errors import OptimizerError
 from optimizer.observe.blocks import Span
 from optimizer.observe.prepare import Prepared, prepare_file
 from optimizer.observe.validate import CampaignFacts
-from optimizer.store.logged import paused_gc as no_cycle_collection  # also ingest's
 
 # A worker's interpreter takes the ingesting one's import path first (from stdin), then
-# its arguments.
+# its arguments; ``boot.py`` starts it without the packages it does not need (``WITHOUT``).
 BOOT = (
     "import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
-    "from optimizer.observe.worker import main; main()"
+    "from optimizer.observe.boot import main; main()"
 )
+WITHOUT = {"jsonl": ("pandas",), "csv": ("pandas",), "parquet": ()}
 
 
 def _message(prepared: Prepared, span: Span) -> bytes:
@@ -43,9 +44,8 @@ def _message(prepared: Prepared, span: Span) -> bytes:
 
 def _work(conn: Connection, path: str, fmt: str, facts, campaign, rows: int, part) -> None:
     try:
-        with no_cycle_collection():
-            for prepared, span in prepare_file(Path(path), fmt, facts, campaign, rows, part):
-                conn.send_bytes(_message(prepared, span))
+        for prepared, span in prepare_file(Path(path), fmt, facts, campaign, rows, part):
+            conn.send_bytes(_message(prepared, span))
         conn.send_bytes(marshal.dumps(("end",)))
     except (BrokenPipeError, ConnectionResetError):  # the ingesting process is gone
         return
@@ -59,7 +59,10 @@ def _work(conn: Connection, path: str, fmt: str, facts, campaign, rows: int, par
 
 
 def main() -> None:
-    """A worker's entry point: arguments from stdin, chunks to the pipe in ``argv[1]``."""
+    """A worker's entry point: arguments from stdin, chunks to the pipe in ``argv[1]``.
+    The cyclic garbage collector stays off (``store.logged.paused_gc``, for a worker's
+    whole life): the chunks make millions of objects but no cycles."""
+    gc.disable()
     args = pickle.load(sys.stdin.buffer)
     sys.stdin.close()
     _work(Connection(int(sys.argv[1]), readable=False), *args)
@@ -68,12 +71,12 @@ def main() -> None:
 class _Worker:
     """One worker process and the read end of its pipe."""
 
-    def __init__(self, path: Path, args: tuple) -> None:
+    def __init__(self, path: Path, args: tuple, without: tuple[str, ...] = ()) -> None:
         self.path = path
         read_end, write_end = os.pipe()
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", BOOT, str(write_end)],
+                [sys.executable, "-c", BOOT, str(write_end), *without],
                 stdin=subprocess.PIPE,
                 pass_fds=(write_end,),
             )
@@ -120,7 +123,7 @@ def prepared_elsewhere(
 ) -> Iterator[tuple[Prepared, Span]]:
     """``prepare_file``'s chunks in file order, prepared by ``workers`` processes."""
     args = (str(path), fmt, dict(facts), campaign, rows)
-    started = [_Worker(path, (*args, (k, workers))) for k in range(workers)]
+    started = [_Worker(path, (*args, (k, workers)), WITHOUT[fmt]) for k in range(workers)]
     try:
         for k in range(sys.maxsize):
             item = started[k % workers].next()

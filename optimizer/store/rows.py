@@ -21,12 +21,14 @@ import hashlib
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from optimizer.records import Creative, Decision, Feedback
-from optimizer.store.models import CreativeRow, DecisionRow, ReportRow, RewardRow, utcnow
+
+if TYPE_CHECKING:
+    from optimizer.store.models import CreativeRow
 
 # Fields shared by a Creative record and its CreativeRow (besides lineage).
 CREATIVE_FIELDS = (
@@ -57,10 +59,25 @@ REWARD_CONTENT = ("timestamp", "value")
 REPORT_KEY = ("campaign", "segment", "creative_id", "date", "ad_group")
 REPORT_CONTENT = ("headline", "body", "impressions", "clicks", "conversions")
 
-# The columns of each event table, in table order: a packed row is a tuple of these.
-DECISION_COLUMNS = tuple(c.name for c in DecisionRow.__table__.columns)  # type: ignore[attr-defined]
-REWARD_COLUMNS = tuple(c.name for c in RewardRow.__table__.columns)  # type: ignore[attr-defined]
-REPORT_COLUMNS = tuple(c.name for c in ReportRow.__table__.columns)  # type: ignore[attr-defined]
+# The columns of each event table, in table order: a packed row is a tuple of these. Named
+# here rather than read from the models, so that building rows (in an ingest worker, say)
+# does not load SQLAlchemy; tests/store/test_rows.py holds them to the tables.
+DECISION_COLUMNS = (
+    "event_id",
+    "run_id",
+    "timestamp",
+    "campaign",
+    "segment",
+    "context",
+    "candidate_set_id",
+    "chosen",
+    "probability",
+    "policy",
+    "policy_version",
+    "digest",
+)
+REWARD_COLUMNS = ("event_id", "kind", "value", "timestamp", "digest")
+REPORT_COLUMNS = (*REPORT_KEY, *REPORT_CONTENT, "digest")
 # Row keys holding the stored form of a column (the text SQLite keeps, which a COPY to
 # PostgreSQL reads as well), where it differs from the value.
 STORED_AS = {"timestamp": "timestamp_text", "context": "context_json"}
@@ -249,7 +266,7 @@ def creative_row(c: Creative, status: str = "active", reason: str | None = None)
         status=status,
         retired_reason=reason,
         lineage=dict(c.lineage),
-        created_at=utcnow(),
+        created_at=datetime.now(UTC),
     )
 
 
@@ -267,5 +284,5 @@ def quarantine_row(file: str, file_digest: str, line: int, reason: str, raw: str
         line=line,
         reason=reason.encode("utf-8", "backslashreplace").decode("utf-8"),
         raw=text,
-        created_at=utcnow(),
+        created_at=datetime.now(UTC),
     )
