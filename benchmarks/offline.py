@@ -14,7 +14,8 @@ in both) and Parquet, then measures:
 Prints numbers; asserts nothing.
 
 Run: ``.venv/bin/python benchmarks/offline.py [--events 1000000] [--baseline-events 100000]
-[--learn-events N] [--learn-baseline-events 50000] [--learn-workers 2]``
+[--learn-events N] [--learn-baseline-events 50000] [--learn-workers 2] [--ingest-only]
+[--logs FOLDER]``
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ingest_logs import ingest_benchmark, write_logs  # noqa: E402
+from ingest_logs import ingest_benchmark, logs  # noqa: E402
 from learn_logs import learn_benchmark  # noqa: E402
 
 from optimizer.config import load_config  # noqa: E402
@@ -49,12 +50,18 @@ def main() -> None:
     parser.add_argument("--learn-events", type=int, help="events to learn from [all]")
     parser.add_argument("--learn-baseline-events", type=int, default=50_000)
     parser.add_argument("--learn-workers", type=int, default=2, help="AllReduce run (1: skip)")
+    parser.add_argument("--ingest-only", action="store_true", help="measure ingestion only")
+    parser.add_argument(
+        "--logs", type=Path, help="a folder to keep the generated logs in and reuse them from"
+    )
     args = parser.parse_args()
     cfg = load_config(EXAMPLE)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        paths = write_logs(folder, args.events)
+        paths = logs(folder, args.events, args.logs)
         ingest_benchmark(folder, paths, min(args.baseline_events, args.events))
+        if args.ingest_only:
+            return
         store = Store(f"sqlite:///{folder / 'jsonl.db'}")  # filled by the JSONL run
 
         print()

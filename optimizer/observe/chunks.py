@@ -126,8 +126,11 @@ def from_rows(
         k: np.fromiter(map(dict.__contains__, rows, repeat(k)), bool, n)
         for k in ("action", "reward")
     }
-    contexts = dict_contexts(list(map(dict.get, rows, repeat("context"))))
-    flat_rows = [i for i, r in enumerate(rows) if "context" not in r]
+    given = list(map(dict.get, rows, repeat("context")))
+    contexts = dict_contexts(given)
+    # Rows without a context object may have flat ``ctx_`` fields (a row without the key
+    # gets None above, so there are none when no row got None).
+    flat_rows = [i for i, r in enumerate(rows) if "context" not in r] if None in given else []
     if flat_rows:
         keys = sorted({k for i in flat_rows for k in rows[i] if k[:4] == "ctx_"})
         flat, ok = {}, np.ones(len(flat_rows), bool)
