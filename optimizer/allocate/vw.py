@@ -3,9 +3,13 @@
 The user (segment ``S``, features ``U``) and each creative (id ``C``, text features ``T``)
 are described in :mod:`optimizer.allocate.vw_lines`. The policy crosses them: ``SC`` (each
 segment's own view of each creative), ``ST`` (what a segment makes of a creative's words,
-call to action, numbers and length) and ``UT`` (the same, moved by the user's features:
-personalisation that transfers to similar and new creatives). ``--ignore_linear CT`` drops
-the creative terms shared by all segments, which mostly mislead: segments disagree.
+call to action, numbers and length), ``UT`` (the same, moved by the user's features:
+personalisation that transfers to similar and new creatives), ``SU`` (how likely this user
+clicks at all, whatever the creative) and ``UC`` (each creative's own response to the
+user's features). ``SU`` is the same for every candidate, so it never ranks them; it absorbs
+the user's base rate, which the crossed terms otherwise learn in place of what tells the
+creatives apart, because the creatives shown depend on the user. ``--ignore_linear CT``
+drops the creative terms shared by all segments, which mostly mislead: segments disagree.
 
 Learning: ``--coin`` (coin-betting, parameter-free per-weight step sizes) on the observed
 rewards without importance weights (``--clip_p 1``): SquareCB wants a plain regression
@@ -36,7 +40,7 @@ from optimizer.records import Context, Creative
 
 __all__ = ["VWPolicy", "action_line", "shared_line", "FeatureScale"]
 
-INTERACTIONS: tuple[str, ...] = ("SC", "ST", "UT")
+INTERACTIONS: tuple[str, ...] = ("SC", "ST", "UT", "SU", "UC")
 LEARNING: tuple[str, ...] = ("--coin", "--clip_p", "1", "--ignore_linear", "CT")
 FORMAT = 2  # of the example text; 1: "|User"/"|Action" with -q UA (before issue 13)
 

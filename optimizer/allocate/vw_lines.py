@@ -12,8 +12,9 @@ One decision is a multiline example::
   (:func:`optimizer.filter.features.with_text_features`: a projection of the sentence
   embedding, length, has-a-number, the call to action); empty for creatives known by id only.
 
-The policy crosses them (``SC``, ``ST``, ``UT``; see :mod:`optimizer.allocate.vw`), so what
-is learned about a creative's words carries over to similar creatives and to new ones.
+The policy crosses them (``SC``, ``ST``, ``UT``, ``SU``, ``UC``; see
+:mod:`optimizer.allocate.vw`), so what is learned about a creative's words carries over to
+similar creatives and to new ones.
 """
 
 from __future__ import annotations
