@@ -228,7 +228,7 @@ def sweep(seeds: Sequence[int], n: int) -> None:
             lasts.append(run.chosen[n - LAST :].mean() / ceiling)
             cells.append(f"{run.clicks:>5} ({xs[-1]:.3f}) {lasts[-1]:.3f}")
         print(
-            f"{label:<31} " + " | ".join(cells) + f" | mean {np.mean(xs):.3f} {np.mean(lasts):.3f}"
+            f"{label:<38} " + " | ".join(cells) + f" | mean {np.mean(xs):.3f} {np.mean(lasts):.3f}"
             f"  [{time.perf_counter() - t0:.0f}s]",
             flush=True,
         )
