@@ -11,7 +11,7 @@ import torch
 from optimizer.generate.backends import TransformersBackend
 from optimizer.refresh.finetune import lora_refresh
 from optimizer.refresh.generator import Side, compare_generators, decide
-from optimizer.refresh.lora import answer_logprobs, restore, snapshot, train
+from optimizer.refresh.lora import answer_logprobs, prompt_states, restore, snapshot, train
 
 SYSTEM = {"role": "system", "content": "You write ads."}
 TRAIL = [SYSTEM, {"role": "user", "content": "Write an ad for trail shoes."}]
@@ -177,3 +177,17 @@ def test_keep_or_revert_follows_the_judge(backend, example_cfg, tmp_path):
         restore(backend, child)
     assert seen[1.0] != seen[-1.0]
     restore(backend, base)
+
+
+def test_prompt_states_run_once_then_selected_give_the_same_logprobs(backend):
+    """A refresh runs its prompts once and selects rows of their states at every step: the
+    same log-probabilities as running the step's prompts afresh."""
+    tok = backend.tokenizer
+    states = prompt_states(backend.model, tok, "cpu", [TRAIL, COMFY, TRAIL])
+    with torch.no_grad():
+        fresh, _ = answer_logprobs(backend.model, tok, "cpu", [COMFY, TRAIL], [SOFT, SALE])
+        cached, _ = answer_logprobs(
+            backend.model, tok, "cpu", [COMFY, TRAIL], [SOFT, SALE], states.select([1, 2])
+        )
+    assert torch.allclose(fresh, cached, atol=1e-3)
+    assert not torch.allclose(cached[0], cached[1], atol=1e-1)  # two different answers
