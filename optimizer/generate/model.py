@@ -89,10 +89,21 @@ def convert_gguf(gguf: Path, target: Path) -> None:
     try:
         plain.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        os.replace(tmp, target)
+        install(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def install(tmp: Path, target: Path) -> None:
+    """Move a finished conversion into place; if another process got there first (its
+    folder is complete), keep theirs and drop ours."""
+    try:
+        os.replace(tmp, target)
+    except OSError:
+        if not (target / "config.json").exists():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def resolve(spec: str) -> tuple[str, ModelInfo]:
