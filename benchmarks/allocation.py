@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from optimizer.allocate import EXPLORATIONS, Policy  # noqa: E402
 from optimizer.allocate.baselines import ThompsonPolicy, UniformPolicy  # noqa: E402
-from optimizer.allocate.vw import INTERACTIONS, LEARNING, VWPolicy  # noqa: E402
+from optimizer.allocate.vw import INTERACTIONS, LEARNING, VWPolicy, thompson_floor  # noqa: E402
 from optimizer.config import CampaignConfig, apply_overrides, load_config  # noqa: E402
 from optimizer.identity import Clock  # noqa: E402
 from optimizer.loop import Serving, serve  # noqa: E402
@@ -183,6 +183,14 @@ _LOGIT = ("--loss_function", "logistic", "--logistic_min", "-1", "--logistic_max
 # SquareCB's --elim is left out: VW 9.11 returned scores, not a distribution, with it.
 SWEEP: list[tuple[str, dict]] = [
     ("default", {}),
+    ("Thompson floor 0.3, sharpness 4", {"floor": {}}),
+    ("Thompson floor 0.3, sharpness 1", {"floor": {"sharpness": 1.0}}),
+    ("Thompson floor 0.15, sharpness 1", {"floor": {"share": 0.15, "sharpness": 1.0}}),
+    ("Thompson floor 0.5, sharpness 1", {"floor": {"share": 0.5, "sharpness": 1.0}}),
+    ("Thompson floor 0.3, sharpness 8", {"floor": {"sharpness": 8.0}}),
+    ("bag 5, greedify", {**_BAG, "extra_args": ["--greedify"]}),
+    ("cover 4, psi 0.1", {"exploration": "cover", "params": {"size": 4},
+                          "extra_args": ["--psi", "0.1"]}),
     ("squarecb gamma_scale 15", {"params": {"gamma_scale": 15.0}}),
     ("squarecb gamma_scale 60, exponent 0.4", {"params": {"gamma_scale": 60.0},
                                                "extra_args": ["--gamma_exponent", "0.4"]}),
@@ -235,7 +243,13 @@ def sweep(seeds: Sequence[int], n: int) -> None:
 
 
 def _vw_with(kwargs: dict) -> MakePolicy:
-    return lambda seed, sim: VWPolicy(seed=seed, **kwargs)
+    """A maker of the policy; ``floor`` names the Thompson floor's settings (a fresh floor
+    per run, on the policy's own stream)."""
+    kwargs = dict(kwargs)
+    floor = kwargs.pop("floor", None)
+    if floor is None:
+        return lambda seed, sim: VWPolicy(seed=seed, **kwargs)
+    return lambda seed, sim: VWPolicy(seed=seed, thompson=thompson_floor(seed, **floor), **kwargs)
 
 
 def _fake_features(rng: np.random.Generator) -> dict[str, float]:

@@ -17,6 +17,11 @@ oracle, and importance-weighted updates (weights up to 1/p) pulled the estimate 
 shown creative to its last label, so good creatives were starved. The settings were chosen
 by measurement (``benchmarks/allocation.py --sweep``; README, "Allocation").
 
+Exploration: SquareCB. Optionally (``thompson=``) its distribution is floored by a
+per-segment Thompson sampler's (:mod:`optimizer.allocate.vw_hybrid`), so a creative VW
+underestimates keeps being tried while the segment's evidence about it is thin; not the
+default yet: the learner from logs (``vw_logged``) does not feed it rewards.
+
 VW returns the exploration distribution; the action is drawn with the run's own generator
 and its probability goes into the label ``0:cost:prob``, as logged. Reward to cost
 conversion (``cost = -reward``) happens here and nowhere else.
@@ -34,6 +39,7 @@ from optimizer.allocate.base import Choice, Feedback, sample
 from optimizer.allocate.newcomers import Newcomers
 from optimizer.allocate.registry import exploration_args
 from optimizer.allocate.vw_file import load_workspace
+from optimizer.allocate.vw_hybrid import SegmentThompson
 from optimizer.allocate.vw_lines import FeatureScale, action_line, shared_line
 from optimizer.errors import InputError
 from optimizer.records import Context, Creative
@@ -60,6 +66,7 @@ class VWPolicy:
         learning: Sequence[str] = LEARNING,
         scale: FeatureScale | None = None,
         newcomers: Newcomers | None = None,
+        thompson: SegmentThompson | None = None,
         _model: Path | None = None,
     ) -> None:
         from vowpalwabbit import pyvw
@@ -72,6 +79,7 @@ class VWPolicy:
         self.learning = tuple(learning)
         self.scale = scale or FeatureScale()
         self.newcomers = newcomers or Newcomers()
+        self.thompson = thompson  # None: VW's distribution as it is
         self.updates = 0
         if _model is not None:
             self.args = ["--quiet", "-i", str(_model)]
@@ -115,8 +123,14 @@ class VWPolicy:
             pmf = self.vw.predict(examples)
         finally:
             self.vw.finish_example(examples)
-        ids = [c.id for c in candidates]
-        return self.newcomers.adjust(context.segment, ids, pmf).tolist()
+        return self._adjust(context.segment, [c.id for c in candidates], pmf).tolist()
+
+    def _adjust(self, segment: str, ids: Sequence[str], pmf: Sequence[float]) -> np.ndarray:
+        """VW's ``pmf`` floored by the segment's Thompson probabilities, then newcomers on
+        trial lifted: the distribution sampled and logged."""
+        if self.thompson is not None:
+            pmf = self.thompson.adjust(segment, ids, pmf)
+        return self.newcomers.adjust(segment, ids, pmf)
 
     def choose(
         self,
@@ -128,7 +142,7 @@ class VWPolicy:
         examples = self._parse(context, candidates)
         ids = [c.id for c in candidates]
         self.newcomers.offered(context.segment, ids)
-        choice = sample(self.newcomers.adjust(context.segment, ids, self.vw.predict(examples)), rng)
+        choice = sample(self._adjust(context.segment, ids, self.vw.predict(examples)), rng)
         if event_id is None:
             self.vw.finish_example(examples)
         else:
@@ -153,7 +167,7 @@ class VWPolicy:
                 )
             examples, index, prob, context, chosen = pending
             self._learn(examples, index, prob, fb.reward)
-            self.note(context, (), chosen)  # choose() noted the candidates
+            self.note(context, (), chosen, fb.reward)  # choose() noted the candidates
 
     def learn_logged(
         self,
@@ -165,15 +179,24 @@ class VWPolicy:
     ) -> None:
         """Counterfactual learning from a decision another policy logged with ``probability``."""
         self._learn(self._parse(context, candidates), chosen, probability, reward)
-        self.note(context, [c.id for c in candidates], candidates[chosen].id)
+        self.note(context, [c.id for c in candidates], candidates[chosen].id, reward)
 
-    def note(self, context: Context, candidates: Sequence[str], chosen: str) -> None:
+    def note(
+        self,
+        context: Context,
+        candidates: Sequence[str],
+        chosen: str,
+        reward: float | None = None,
+    ) -> None:
         """What learning one event changes besides VW's weights: the feature scale (after the
-        event's own example was written) and the newcomers' trial state. A learner that
-        feeds VW the example text itself calls this after each event, in order."""
+        event's own example was written), the newcomers' trial state and, given the reward,
+        the segment's Thompson counts. A learner that feeds VW the example text itself calls
+        this after each event, in order."""
         self.newcomers.offered(context.segment, candidates)
         self.scale.observe(context.features)
         self.newcomers.learned(context.segment, chosen)
+        if reward is not None and self.thompson is not None:
+            self.thompson.learned(context.segment, chosen, reward)
 
     def discard_pending(self) -> None:
         for examples, *_ in self._pending.values():
@@ -194,6 +217,7 @@ class VWPolicy:
             "learning": list(self.learning),
             "scale": self.scale.to_json(),
             "newcomers": self.newcomers.to_json(),
+            "thompson": self.thompson.to_json() if self.thompson is not None else None,
         }
         path.with_suffix(path.suffix + ".json").write_text(json.dumps(meta))
 
@@ -221,6 +245,7 @@ class VWPolicy:
                 learning=meta["learning"],
                 scale=FeatureScale.from_json(meta["scale"]),
                 newcomers=Newcomers.from_json(meta["newcomers"]),
+                thompson=_thompson_from(meta.get("thompson"), int(meta["seed"])),
                 _model=path,
             )
             policy.updates = int(meta["updates"])
@@ -230,3 +255,15 @@ class VWPolicy:
                 f"{str(exc).splitlines()[0] if str(exc) else 'bad value'}); save it again"
             ) from None
         return policy
+
+
+def thompson_floor(seed: int, **settings: float) -> SegmentThompson:
+    """A Thompson floor for ``VWPolicy(thompson=...)`` on its own stream of the policy's seed
+    (VW's draws and the decisions' do not touch it)."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    return SegmentThompson(**settings, rng=rng)
+
+
+def _thompson_from(data: Mapping | None, seed: int) -> SegmentThompson | None:
+    """The saved Thompson floor (its generator's state restored), or None."""
+    return None if data is None else SegmentThompson.from_json(data, thompson_floor(seed).rng)
