@@ -17,10 +17,10 @@ oracle, and importance-weighted updates (weights up to 1/p) pulled the estimate 
 shown creative to its last label, so good creatives were starved. The settings were chosen
 by measurement (``benchmarks/allocation.py --sweep``; README, "Allocation").
 
-Exploration: SquareCB. Optionally (``thompson=``) its distribution is floored by a
-per-segment Thompson sampler's (:mod:`optimizer.allocate.vw_hybrid`), so a creative VW
-underestimates keeps being tried while the segment's evidence about it is thin; not the
-default yet: the learner from logs (``vw_logged``) does not feed it rewards.
+Exploration: SquareCB, its distribution floored by a per-segment Thompson sampler's
+(:mod:`optimizer.allocate.vw_hybrid`; on by default with SquareCB, ``thompson=None`` turns it
+off), so a creative VW underestimates keeps being tried while the segment's evidence about it
+is thin: SquareCB explores by the predicted gap and ignores the estimates' uncertainty.
 
 VW returns the exploration distribution; the action is drawn with the run's own generator
 and its probability goes into the label ``0:cost:prob``, as logged. Reward to cost
@@ -66,7 +66,7 @@ class VWPolicy:
         learning: Sequence[str] = LEARNING,
         scale: FeatureScale | None = None,
         newcomers: Newcomers | None = None,
-        thompson: SegmentThompson | None = None,
+        thompson: SegmentThompson | None | str = "default",
         _model: Path | None = None,
     ) -> None:
         from vowpalwabbit import pyvw
@@ -79,6 +79,10 @@ class VWPolicy:
         self.learning = tuple(learning)
         self.scale = scale or FeatureScale()
         self.newcomers = newcomers or Newcomers()
+        if isinstance(thompson, str):  # "default": the floor under SquareCB
+            if thompson != "default":
+                raise ValueError(f"thompson: a SegmentThompson, None or 'default': {thompson!r}")
+            thompson = thompson_floor(seed) if exploration == "squarecb" else None
         self.thompson = thompson  # None: VW's distribution as it is
         self.updates = 0
         if _model is not None:
@@ -245,7 +249,7 @@ class VWPolicy:
                 learning=meta["learning"],
                 scale=FeatureScale.from_json(meta["scale"]),
                 newcomers=Newcomers.from_json(meta["newcomers"]),
-                thompson=_thompson_from(meta.get("thompson"), int(meta["seed"])),
+                thompson=restore_thompson(meta.get("thompson"), int(meta["seed"])),
                 _model=path,
             )
             policy.updates = int(meta["updates"])
@@ -264,6 +268,6 @@ def thompson_floor(seed: int, **settings: float) -> SegmentThompson:
     return SegmentThompson(**settings, rng=rng)
 
 
-def _thompson_from(data: Mapping | None, seed: int) -> SegmentThompson | None:
+def restore_thompson(data: Mapping | None, seed: int) -> SegmentThompson | None:
     """The saved Thompson floor (its generator's state restored), or None."""
     return None if data is None else SegmentThompson.from_json(data, thompson_floor(seed).rng)

@@ -157,7 +157,7 @@ class ExampleWriter:
             first = (context.segment, c) not in self._offered
             if first:
                 self._offered.add((context.segment, c))
-            self.policy.note(context, c if first else (), chosen)
+            self.policy.note(context, c if first else (), chosen, float(r))
         return out
 
     def _block(self, context: Context, cands: tuple[str, ...], chosen: str) -> tuple[str, str]:
@@ -172,6 +172,7 @@ class ExampleWriter:
         return {
             "scale": self.policy.scale.to_json(),
             "newcomers": self.policy.newcomers.to_json(),
+            "thompson": None if (t := self.policy.thompson) is None else t.to_json(),
         }
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from optimizer.allocate.newcomers import Newcomers
-from optimizer.allocate.vw import LEARNING, FeatureScale, VWPolicy
+from optimizer.allocate.vw import LEARNING, FeatureScale, VWPolicy, restore_thompson
 from optimizer.errors import OptimizerError
 
 QUEUED_CHUNKS = 4
@@ -152,6 +152,7 @@ def main(job: dict) -> None:
     state = json.loads(Path(job["state"]).read_text())
     policy.scale = FeatureScale.from_json(state["scale"])
     policy.newcomers = Newcomers.from_json(state["newcomers"])
+    policy.thompson = restore_thompson(state.get("thompson"), spec.seed)
     policy.updates = state["events"][str(job["node"])]
     policy.save(Path(job["model"]))
 

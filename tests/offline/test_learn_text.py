@@ -45,6 +45,9 @@ def test_the_text_path_learns_the_one_by_one_model(logged, tmp_path, exploration
     assert fast.updates == 2_000
     assert fast.scale.to_json() == reference.scale.to_json()
     assert fast.newcomers.to_json() == reference.newcomers.to_json()
+    floors = [p.thompson and p.thompson.to_json() for p in (fast, reference)]
+    assert floors[0] == floors[1]
+    assert (floors[0] is not None) == (exploration == "squarecb")  # SquareCB's Thompson floor
     new, old = distributions(fast, held_out[:300]), distributions(reference, held_out[:300])
     np.testing.assert_allclose(new, old, rtol=0, atol=1e-6)
     # the model learned something: it is not the untrained policy's distribution
@@ -61,16 +64,19 @@ def test_an_event_is_the_example_the_policy_learns_with_its_label(logged):
     texts = writer.texts(rows, cands[:4])
     contexts = [Context(rows["segment"][i], rows["context"][i]) for i in range(4)]
     for i in range(3):
-        reference.note(contexts[i], cands[i], rows["chosen"][i])
+        reference.note(contexts[i], cands[i], rows["chosen"][i], float(rows["reward"][i]))
     lines = reference.lines(contexts[3], id_creatives()(cands[3]))
     chosen = cands[3].index(rows["chosen"][3])
     lines[chosen + 1] = f"0:-1.0:0.25 {lines[chosen + 1]}"  # cost = -reward on the chosen
     assert texts[3] == "\n".join(lines) + "\n\n"
-    reference.note(contexts[3], cands[3], rows["chosen"][3])
+    reference.note(contexts[3], cands[3], rows["chosen"][3], 1.0)
     assert writer.state() == {
         "scale": reference.scale.to_json(),
         "newcomers": reference.newcomers.to_json(),
+        "thompson": reference.thompson.to_json(),  # the Thompson floor's counts, with rewards
     }
+    counts = writer.state()["thompson"]["state"]["counts"]
+    assert sum(v[0] for arms in counts.values() for v in arms.values()) == rows["reward"].sum()
 
 
 def test_settings_vw_refuses_are_a_one_line_error(logged, tmp_path):
