@@ -15,12 +15,16 @@ sharpness 4 raised VW's clicks over per-segment Thompson sampling from 1.074 to 
 average (worst seed 1.046 -> 1.086) and the last 10,000 impressions' CTR over the
 segment-best ceiling from 0.977 to 0.992 (worst 0.948 -> 0.980). Sharpness 1 did not help
 (1.072-1.077, worst seed below 1.01): the floor spent traffic on creatives a flat posterior
-could not yet rule out; sharpness 8 was in between (1.096, worst 1.008). Opt-in
-(``VWPolicy(thompson=...)``) until the learner from logs feeds it rewards.
+could not yet rule out; sharpness 8 was in between (1.096, worst 1.008). On by default
+under SquareCB (``VWPolicy(thompson=None)`` turns it off); ``learn`` from logs feeds it each
+event's reward.
 
 The argmax probabilities are estimated with ``draws`` posterior samples per candidate list
 and redrawn when ``every`` more impressions of the segment have been learned, in learning,
-so a decision only reads them. The floored distribution is the one sampled and logged.
+so a decision only reads them. At most ``lists`` candidate lists are kept (the least
+recently used go first), so an ad server that sends many different candidate lists bounds
+the memory, the model file and the redraws. The floored distribution is the one sampled and
+logged.
 """
 
 from __future__ import annotations
@@ -44,12 +48,16 @@ class SegmentThompson:
         draws: int = 256,
         rng: np.random.Generator | None = None,
         state: Mapping | None = None,
+        lists: int = 64,
     ) -> None:
         if not 0.0 <= share < 1.0:
             raise ValueError(f"share must lie in [0, 1), got {share!r}")
         if not sharpness > 0:
             raise ValueError(f"sharpness must be positive, got {sharpness!r}")
+        if int(lists) < 1:
+            raise ValueError(f"lists must be at least 1, got {lists!r}")
         self.share, self.sharpness, self.every, self.draws = share, sharpness, every, draws
+        self.lists = int(lists)
         self.rng = rng if rng is not None else np.random.default_rng(0)
         state = state or {}
         self.counts: dict[str, dict[str, list[float]]] = {
@@ -80,9 +88,12 @@ class SegmentThompson:
         """P(each of ``ids`` is the segment's best), as last estimated (a candidate list not
         seen before is estimated now)."""
         key = (segment, tuple(ids))
-        hit = self._cache.get(key)
+        hit = self._cache.pop(key, None)  # re-inserted last: the most recently used
         if hit is None:
-            hit = self._cache[key] = self._estimate(segment, key[1])
+            hit = self._estimate(segment, key[1])
+            while len(self._cache) >= self.lists:
+                del self._cache[next(iter(self._cache))]
+        self._cache[key] = hit
         return hit
 
     def _estimate(self, segment: str, ids: Sequence[str]) -> np.ndarray:
@@ -107,6 +118,7 @@ class SegmentThompson:
             "sharpness": self.sharpness,
             "every": self.every,
             "draws": self.draws,
+            "lists": self.lists,
             "state": {  # all of it, so a saved policy resumes exactly
                 "counts": self.counts,
                 "seen": self._seen,
@@ -124,4 +136,5 @@ class SegmentThompson:
             int(data["draws"]),
             rng,
             data["state"],
+            int(data.get("lists", 64)),
         )

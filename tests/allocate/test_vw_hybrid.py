@@ -36,6 +36,20 @@ def test_share_zero_leaves_vw_untouched():
     assert floor.adjust("s", IDS, [0.5, 0.3, 0.2]).tolist() == [0.5, 0.3, 0.2]
 
 
+def test_many_candidate_lists_keep_a_bounded_cache_of_the_most_recently_used():
+    floor = SegmentThompson(lists=4, rng=np.random.default_rng(0))
+    _learn(floor, "s", {"a": (5, 50), "b": (1, 50)})
+    first = floor.probabilities("s", ["a", "b"])
+    for i in range(10):  # an ad server sending a new candidate list each time
+        floor.probabilities("s", ["a", "b", f"x{i}"])
+        again = floor.probabilities("s", ["a", "b"])  # used again: kept, not redrawn
+        np.testing.assert_array_equal(again, first)
+    assert len(floor.to_json()["state"]["cache"]) == 4
+    _learn(floor, "s", {"a": (0, 100)})  # a redraw touches only the lists kept
+    restored = SegmentThompson.from_json(floor.to_json())
+    assert restored.lists == 4 and len(restored.to_json()["state"]["cache"]) == 4
+
+
 @pytest.mark.parametrize(("kwargs", "match"), [({"share": 1.0}, "share"),
                                                ({"sharpness": 0.0}, "sharpness")])  # fmt: skip
 def test_bad_settings_are_refused(kwargs, match):
